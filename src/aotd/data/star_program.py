@@ -279,9 +279,13 @@ def _except(group: list[Any] | None, remove: Any) -> list[Any] | None:
 class SampleCheck:
     """What the program says about one labelled sample."""
 
-    answer: Any
+    run: ProgramRun
     verdicts: list[bool]
     label_index: int | None
+
+    @property
+    def answer(self) -> Any:
+        return self.run.value
 
     @property
     def agrees(self) -> bool:
@@ -299,4 +303,4 @@ def check_sample(sample: QASample, classes: StarClasses) -> SampleCheck:
         if choice.program is None:
             raise StarProgramError(f"sample {sample.sample_id}: choice {choice.choice_id} has no choice_program")
         verdicts.append(executor.judge(sample.program, choice.program))
-    return SampleCheck(executor.answer(sample.program), verdicts, sample.answer_index)
+    return SampleCheck(executor.run(sample.program), verdicts, sample.answer_index)

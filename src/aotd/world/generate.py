@@ -192,7 +192,7 @@ def generate_world(cfg: WorldConfig, *, force: bool = False, progress: bool = Tr
     world_classes().save(ann_dir / "classes")
     for split, records in by_split.items():
         _atomic_write(ann_dir / f"STAR_{split}.json", json.dumps(records, separators=(",", ":")))
-        if cfg.open_ended:
+        if cfg.open_ended and records:  # an empty JSONL is not a dataset
             lines = [open_ended_sample(rec, split, videos_dir).model_dump_json() for rec in records]
             _atomic_write(ann_dir / f"OE_{split}.jsonl", "".join(line + "\n" for line in lines))
     videos = {r.video_id: {"split": r.split, "fps": FPS, "num_frames": r.num_frames, "width": WIDTH,
@@ -219,10 +219,11 @@ def _assign_ids(by_split: dict[str, list[dict[str, Any]]]) -> None:
     """STAR-style ids ``<Family>_T<k>_<n>``, one running number per template."""
     running: Counter[str] = Counter()
     for split, _ in SPLITS:
-        for rec in by_split[split]:
+        records = by_split[split]
+        for k, rec in enumerate(records):
             template = rec.pop("template")
             running[template] += 1
-            rec["question_id"] = f"{template}_{running[template]}"
+            records[k] = {"question_id": f"{template}_{running[template]}", **rec}
 
 
 def open_ended_sample(rec: dict[str, Any], split: str, videos_dir: Path) -> QASample:

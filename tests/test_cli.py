@@ -1,0 +1,74 @@
+"""The `aotd` command: what users type, what they see, and exit status 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aotd.cli import main
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def test_data_stats_on_a_world(world_dir: Path, capsys) -> None:
+    code, out, _ = run(["data", "stats", "--format", "star", str(world_dir)], capsys)
+    assert code == 0
+    for family in ("Interaction", "Sequence", "Prediction", "Feasibility"):
+        assert family in out
+    code, out, _ = run(["data", "stats", "--format", "star", str(world_dir), "--json"], capsys)
+    summary = json.loads(out)
+    assert summary["total"] == sum(summary["by_split"].values())
+
+
+def test_data_program_runs_and_agrees(world_dir: Path, capsys) -> None:
+    records = json.loads((world_dir / "annotations" / "STAR_train.json").read_text())
+    qid = next(r["question_id"] for r in records if r["question_id"].startswith("Sequence"))
+    code, out, _ = run(["data", "program", str(world_dir), "--id", qid], capsys)
+    assert code == 0
+    assert "Filter_After_Actions" in out or "Filter_Before_Actions" in out
+    assert "agrees: True" in out
+
+
+def test_world_preview_writes_a_picture(world_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "p.png"
+    code, _, _ = run(["world", "preview", "--data", str(world_dir), "--out", str(out)], capsys)
+    assert code == 0 and out.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["world", "generate", "--out", "{tmp}/w", "--videos", "0"], "--videos must be at least 1"),
+        (["data", "stats", "--format", "bogus", "{tmp}"], "unknown dataset format 'bogus'"),
+        (["data", "stats", "--format", "star", "{tmp}/missing"], "no such file"),
+        (["data", "program", "{world}", "--id", "Nope_T1_1"], "no question with id 'Nope_T1_1'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, world_dir: Path, tmp_path: Path, capsys) -> None:
+    args = [a.format(tmp=tmp_path, world=world_dir) for a in args]
+    code, _, err = run(args, capsys)
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_noise_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    code, _, err = run(["world", "generate", "--out", str(tmp_path), "--noise", "loud"], capsys)
+    assert code == 2 and "noise" in err
+
+
+def test_console_script_entry_point(tmp_path: Path) -> None:
+    """The installed `aotd` script (not just the function) exits 2 with a one-line error."""
+    proc = subprocess.run([sys.executable, "-m", "aotd.cli", "data", "stats", "--format", "star", str(tmp_path / "x")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
