@@ -231,3 +231,18 @@ def test_disk_cache_survives_a_new_cache(tmp_path: Path, video: Path, reference:
     again = sample_video(video, cache=second)
     np.testing.assert_array_equal(again.frames, sampled.frames)
     assert (second.hits, second.misses) == (1, 0)
+
+
+def test_sampled_ids_map_back_to_source_frames() -> None:
+    from aotd.data.sampling import SampledFrames, window_to_frames
+
+    assert window_to_frames(1.0, 2.0, fps=10, num_frames=100) == (10, 20)
+    assert window_to_frames(None, 50.0, fps=10, num_frames=100) == (0, 99)  # clipped to the video
+    src = sample_indices(100, 32, 10, 40)
+    clip = SampledFrames(np.zeros((32, 2, 2, 3), np.uint8), src, fps=10)
+    assert clip.source_frame(0) == 10 and clip.source_frame(31) == 40
+    assert clip.nearest_id(25) == int(np.abs(np.array(src) - 25).argmin())
+    assert clip.ids_in_window(10, 12) == [i for i, s in enumerate(src) if 10 <= s <= 12]
+    assert clip.time_of(31) == 4.0
+    with pytest.raises(ValueError):
+        sample_indices(0)

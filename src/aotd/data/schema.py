@@ -8,7 +8,7 @@ it and keep anything format-specific in ``extra``. Records serialise to JSON lin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -73,14 +73,6 @@ class Situation(_Record):
             if len(box) != 4:
                 raise ValueError(f"frame {self.frame}: a box has {len(box)} numbers, expected 4 (x1, y1, x2, y2)")
         return self
-
-
-class ActionSpan(_Record):
-    """An action with its time window in seconds (Charades/STAR-style ``a012 3.2 7.9``)."""
-
-    action: str
-    start: float
-    end: float
 
 
 class QASample(_Record):
@@ -158,5 +150,3 @@ class Dataset(BaseModel):
     def __len__(self) -> int:
         return len(self.samples)
 
-
-DatasetFormat = Literal["star", "nextqa", "nextqa-oe", "agqa", "anetqa", "jsonl"]

@@ -55,9 +55,6 @@ class StarClasses:
     def relationship_id(self, name: str) -> str | None:
         return self._rel_ids.get(name)
 
-    def relationship_name(self, rid: str) -> str:
-        return self.relationships.get(rid, rid)
-
     def action_verb(self, aid: str) -> str:
         vid = self.action_map[aid][0]
         return self.verbs.get(vid, vid)

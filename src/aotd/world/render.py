@@ -98,12 +98,6 @@ def table_box(t: Table) -> Box:
     return (t.x - t.width / 2, TABLE_TOP, t.x + t.width / 2, FEET_Y)
 
 
-def person_box(p: PersonState) -> Box:
-    xs = [p.x - 10, p.x + 10, p.hand[0] - 3, p.hand[0] + 3]
-    ys = [p.head[1] - 10, FEET_Y, p.hand[1] - 3]
-    return (min(xs), min(ys), max(xs), max(ys))
-
-
 def _shade(color: tuple[int, int, int], f: float) -> tuple[int, int, int]:
     return tuple(int(min(255, max(0, c * f))) for c in color)  # type: ignore[return-value]
 

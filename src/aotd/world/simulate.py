@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from aotd.world.vocab import FIXED, OBJECTS, PORTABLE, VERBS, action_id, affords
+from aotd.world.vocab import FIXED, OBJECTS, PORTABLE, action_id, affords
 
 FPS = 10
 WIDTH, HEIGHT = 256, 192
