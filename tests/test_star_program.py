@@ -85,6 +85,13 @@ def test_sequence_after_and_before(ex):
     assert ex.answer(nothing_before) is None
 
 
+def test_short_form_temporal_filter_uses_all_actions(ex):
+    """Some dumps omit the action list below the anchor; both forms give the same answer."""
+    short = [*ref("take", "book"), P("Filter_After_Actions"), P("Filter_Actions_with_Verb", "put"), P("Unique"), P("Query_Objs")]
+    full = [P("Situations"), P("Actions"), *short]
+    assert ex.answer(short) == ex.answer(full) == "book"
+
+
 def test_none_propagates_and_equal_is_wrong(ex):
     prog = [P("Situations"), P("Actions"), P("Filter_Actions_with_Verb", "open"), P("Filter_Actions_with_Obj", "book"),
             P("Unique"), P("Query_Objs"), P("Equal", "book")]
@@ -153,3 +160,17 @@ def test_check_sample_judges_choices_against_label():
     assert check.verdicts == [False, True, False, False] and check.agrees
     wrong_label = sample.model_copy(update={"answer_index": 0})
     assert not check_sample(wrong_label, CLASSES).agrees
+
+
+def test_real_format_records_with_their_class_files():
+    """STAR-schema records written by hand (string ids, verb-first mapping lines, short forms)."""
+    from pathlib import Path
+
+    from aotd.data.loaders import load_dataset
+    from aotd.data.loaders.star import class_folder
+
+    root = Path(__file__).parent / "fixtures" / "star"
+    classes = StarClasses.load(class_folder(root))
+    samples = {s.sample_id: s for s in load_dataset("star", root).samples}
+    for qid in ("Interaction_T1_13", "Interaction_T2_3003", "Sequence_T1_1035", "Feasibility_T1_55"):
+        assert check_sample(samples[qid], classes).agrees, qid

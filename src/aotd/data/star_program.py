@@ -12,6 +12,11 @@ checks real STAR annotations as well as the embedded world's:
 * ``Filter_Situations_with_Rel`` / ``_with_Obj`` return *all* situations when none match;
 * an empty result is ``None`` and flows through later operators, which return ``None`` too.
 
+``Filter_After_Actions`` / ``Filter_Before_Actions`` take the action list and the anchor
+action. Programs are found written both with the list pushed first (``Situations Actions
+... Unique Filter_After_Actions``) and without it; when only the anchor is on the stack, the
+question's whole action list is used, which is what the short form means.
+
 Deviations, each to make results deterministic or comparable: ``Objs`` / ``Rels`` keep
 first-appearance order instead of a set's arbitrary order, and ``Equal`` compares text
 case-insensitively with a verb-object pair equal to ``"verb object"``. A step whose
@@ -30,6 +35,7 @@ from aotd.data.star_classes import StarClasses
 from aotd.errors import AotdError
 
 CORRECT, WRONG = "Correct", "Wrong"
+_TEMPORAL_FILTERS = ("Filter_After_Actions", "Filter_Before_Actions")
 
 
 class StarProgramError(AotdError):
@@ -102,6 +108,8 @@ class StarProgramExecutor:
                     f"step {position}: unknown operator {step.function!r}; known: {', '.join(sorted(self.ops))}"
                 )
             stack.extend(_literals(step.value_input, op.literals))
+            if step.function in _TEMPORAL_FILTERS and len(stack) == 1:
+                stack.insert(0, self._actions(self._situations()))  # the written-short form
             if len(stack) < op.arity:
                 raise StarProgramError(
                     f"step {position}: {step.function} needs {op.arity} arguments, the stack holds {len(stack)}"

@@ -175,12 +175,13 @@ def _class_id(raw: Any, prefix: str, where: Where, field: str) -> str:
 
 
 # --- class files ---------------------------------------------------------------------------
-def class_folder(path: Path) -> Path | None:
+def class_folder(path: str | Path) -> Path | None:
     """The class files that sit with ``path`` (a STAR file, or a folder holding them or annotations/).
 
     Looks for ``classes/`` (as the embedded world writes it) or ``STAR_classes/`` (as the
     STAR_Benchmark repository ships it) beside the JSON files; None when there is neither.
     """
+    path = Path(path)
     bases = [path, path / "annotations"] if path.is_dir() else [path.parent]
     return next((b / name for b in bases for name in _CLASS_DIR_NAMES if (b / name).is_dir()), None)
 
