@@ -108,8 +108,8 @@ def data_program(
     typer.echo(f"{sample.sample_id}: {sample.question}")
     for step in check.run.steps:
         typer.echo(f"  {step.function}{_short(step.args)} -> {_short(step.output)}")
-    for choice, ok in zip(sample.choices, check.verdicts):
-        mark = "*" if choice.choice_id == sample.answer_index else " "
+    for index, (choice, ok) in enumerate(zip(sample.choices, check.verdicts)):
+        mark = "*" if index == sample.answer_index else " "
         typer.echo(f"  {mark} [{'Correct' if ok else 'Wrong'}] {choice.text}")
     typer.echo(f"program answer: {check.answer!r}; label: {sample.answer!r}; agrees: {check.agrees}")
     if not check.agrees:
