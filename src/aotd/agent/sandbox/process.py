@@ -1,0 +1,221 @@
+"""The two ways to run a program: in this process, or in a worker process that can be killed.
+
+``run_program`` forks a worker that runs only the interpreter, under an address-space cap
+(``RLIMIT_AS``: what it inherited plus ``memory_mb``) and a CPU-time backstop; the parent kills it
+at the deadline. The tools stay in the parent, with the models, the GPU and the caches (CUDA does
+not survive a fork, and a model's address space would count against the cap): each tool call
+travels to the parent over a pipe, runs there, and its output travels back. So the parent records
+the trace, which survives a worker that is killed, and tool outputs must be picklable.
+
+Inputs and tool outputs that are not plain Python data (a video, a detection) go back to the
+parent as references, so a video is not pickled again on every call. The program cannot mutate
+such objects: it can neither set attributes nor assign items on anything but lists and dicts.
+
+The worker is a resource boundary, not a privilege boundary: it runs as the same user, and what
+keeps the program away from the OS is the interpreter. ``fork`` makes this POSIX-only, and the
+address-space cap needs Linux's /proc.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import multiprocessing
+import os
+import pickle
+import resource
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from .errors import SizeLimit
+from .limits import Limits
+from .runner import Outcome, check_tool_names, run_source
+from .trace import SandboxErrorInfo, SandboxResult, ToolCall, ToolRecorder
+
+_GRACE_S = 1.0  # past the deadline, the worker's own timeout report still wins over a kill
+_MAX_MESSAGE = 256 * 2**20
+_DEFAULT = Limits()
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """Stands in a tool call for an object the parent handed to the worker."""
+
+    source: str  # "input" or "output"
+    key: str | int
+
+
+def run_in_process(source: str, *, tools: Mapping[str, Callable[..., Any]], inputs: Mapping[str, Any],
+                   entry: str = "execute_command", limits: Limits = _DEFAULT) -> SandboxResult:
+    """Run ``entry(**inputs)`` of ``source`` here: every limit but memory and a hung tool applies.
+
+    For tests, and for hosts that already isolate the caller. List, dict and set inputs are
+    copied so that the program cannot change the caller's data.
+    """
+    check_tool_names(tools)
+    start = time.perf_counter()
+    recorder = ToolRecorder(tools)
+    inputs = {k: copy.deepcopy(v) if type(v) in (list, dict, set) else v for k, v in inputs.items()}
+    outcome = run_source(source, tool_names=tools, call_tool=recorder, inputs=inputs, entry=entry,
+                         limits=limits, deadline=time.monotonic() + limits.timeout_s)
+    return _result(outcome, recorder.calls, start)
+
+
+def run_program(source: str, *, tools: Mapping[str, Callable[..., Any]], inputs: Mapping[str, Any],
+                entry: str = "execute_command", limits: Limits = _DEFAULT) -> SandboxResult:
+    """Run ``entry(**inputs)`` of ``source`` in a forked worker with memory and time limits."""
+    check_tool_names(tools)
+    start = time.perf_counter()
+    deadline = time.monotonic() + limits.timeout_s
+    context = multiprocessing.get_context("fork")
+    parent_end, worker_end = context.Pipe()
+    recorder = ToolRecorder(tools)
+    worker = context.Process(target=_worker, args=(worker_end, source, tuple(tools), inputs, entry, limits, deadline),
+                             name="aotd-sandbox", daemon=True)
+    kill_at = deadline + _GRACE_S
+    worker.start()
+    worker_end.close()
+    # Kills the worker on time even while this thread is blocked: in a slow tool, or reading a pipe.
+    watchdog = threading.Timer(kill_at - time.monotonic(), worker.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        outcome = _serve(worker, parent_end, recorder, inputs, limits, kill_at)
+    finally:
+        watchdog.cancel()
+        watchdog.join()  # so that it cannot signal a pid that join() below has released
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+        parent_end.close()
+    return _result(outcome, recorder.calls, start)
+
+
+def _result(outcome: Outcome, calls: list[ToolCall], start: float) -> SandboxResult:
+    error = None if outcome.error is None else SandboxErrorInfo(**outcome.error)
+    return SandboxResult(ok=error is None, value=outcome.value, error=error, calls=calls, stdout=outcome.stdout,
+                         duration_s=time.perf_counter() - start, ops=outcome.ops)
+
+
+def _failure(kind: str, message: str) -> Outcome:
+    return Outcome(error={"kind": kind, "message": message, "line": None, "exc_type": None})
+
+
+# -- parent side ---------------------------------------------------------------------------------
+def _serve(worker: BaseProcess, conn: Connection, recorder: ToolRecorder, inputs: Mapping[str, Any],
+           limits: Limits, kill_at: float) -> Outcome:
+    """Answer the worker's tool calls until it reports, dies, or runs out of time."""
+    objects: dict[_Ref, Any] = {_Ref("input", key): value for key, value in inputs.items()}
+    timeout = _failure("timeout", f"the program ran longer than {limits.timeout_s:g} s and was killed")
+    while True:
+        ready = wait([conn, worker.sentinel], timeout=max(kill_at - time.monotonic(), 0))
+        if not ready:
+            return timeout
+        try:
+            if conn not in ready and not conn.poll():
+                raise EOFError
+            message = pickle.loads(conn.recv_bytes(_MAX_MESSAGE))
+            if message[0] == "done":
+                return message[1]
+            _, name, args, kwargs, line = message
+            conn.send_bytes(_run_tool(recorder, objects, name, args, kwargs, line))
+        except (EOFError, OSError):
+            return timeout if time.monotonic() >= kill_at else _died(worker)
+
+
+def _run_tool(recorder: ToolRecorder, objects: dict[_Ref, Any], name: str, args: list[Any],
+              kwargs: dict[str, Any], line: int | None) -> bytes:
+    args = [objects[a] if type(a) is _Ref else a for a in args]
+    kwargs = {k: objects[v] if type(v) is _Ref else v for k, v in kwargs.items()}
+    try:
+        output = recorder(name, tuple(args), kwargs, line)
+    except Exception as exc:
+        try:
+            data = pickle.dumps(("raise", exc, None))
+            pickle.loads(data)  # an exception whose __init__ does not match its args cannot be rebuilt
+            return data
+        except Exception:
+            return pickle.dumps(("raise", RuntimeError(f"{type(exc).__name__}: {exc}"), None))
+    ref = None
+    if type(output).__module__ != "builtins":
+        ref = _Ref("output", len(objects))
+        objects[ref] = output
+    try:
+        return pickle.dumps(("ok", output, ref), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        return pickle.dumps(("raise", TypeError(f"tool '{name}' returned an object that cannot be sent "
+                                                f"to the sandbox: {exc}"), None))
+
+
+def _died(worker: BaseProcess) -> Outcome:
+    worker.join(timeout=5)
+    code = worker.exitcode
+    if code == -signal.SIGKILL:
+        return _failure("memory", "the worker was killed (SIGKILL), most likely by the kernel for lack of memory")
+    if code == -signal.SIGXCPU:
+        return _failure("timeout", "the worker used up its CPU time")
+    how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
+    return _failure("crashed", f"the worker died without reporting ({how})")
+
+
+# -- worker side ---------------------------------------------------------------------------------
+def _worker(conn: Connection, source: str, tool_names: tuple[str, ...], inputs: Mapping[str, Any],
+            entry: str, limits: Limits, deadline: float) -> None:
+    _confine(limits)
+    outcome = run_source(source, tool_names=tool_names, call_tool=_ToolClient(conn, inputs), inputs=inputs,
+                         entry=entry, limits=limits, deadline=deadline)
+    conn.send_bytes(pickle.dumps(("done", outcome), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _confine(limits: Limits) -> None:
+    """Cap the worker's address space, CPU time, core dumps and process creation."""
+    with open("/proc/self/statm") as statm:
+        mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    cpu = math.ceil(limits.timeout_s) + 2  # a backstop: the parent kills the worker first
+    for which, soft, new_hard in ((resource.RLIMIT_AS, mapped + limits.memory_mb * 2**20, None),
+                                  (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU first, SIGKILL a second later
+                                  (resource.RLIMIT_CORE, 0, 0), (resource.RLIMIT_NPROC, 0, 0)):
+        _, hard = resource.getrlimit(which)
+        new_hard = soft if new_hard is None else new_hard
+        if hard != resource.RLIM_INFINITY:
+            soft, new_hard = min(soft, hard), min(new_hard, hard)
+        resource.setrlimit(which, (soft, new_hard))
+
+
+class _ToolClient:
+    """The worker's end of tool calls: sends them to the parent and waits for the output."""
+
+    def __init__(self, conn: Connection, inputs: Mapping[str, Any]) -> None:
+        self._conn = conn
+        self._held: dict[int, tuple[Any, _Ref]] = {}
+        for key, value in inputs.items():
+            self._hold(value, _Ref("input", key))
+
+    def _hold(self, value: Any, ref: _Ref | None) -> None:
+        if ref is not None and type(value).__module__ != "builtins":
+            self._held[id(value)] = (value, ref)
+
+    def _encode(self, value: Any) -> Any:
+        held = self._held.get(id(value))
+        return held[1] if held is not None and held[0] is value else value
+
+    def __call__(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], line: int | None) -> Any:
+        message = ("call", name, [self._encode(a) for a in args], {k: self._encode(v) for k, v in kwargs.items()}, line)
+        try:
+            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise TypeError(f"the arguments of tool '{name}' must be plain data: {exc}") from None
+        if len(data) > _MAX_MESSAGE:
+            raise SizeLimit(f"the arguments of tool '{name}' are too large to send ({len(data)} bytes)")
+        self._conn.send_bytes(data)
+        status, payload, ref = pickle.loads(self._conn.recv_bytes())
+        if status == "raise":
+            raise payload
+        self._hold(payload, ref)
+        return payload

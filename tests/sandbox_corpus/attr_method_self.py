@@ -1,0 +1,4 @@
+# expect: forbidden
+def execute_command(video, question, choices):
+    method = choices.append
+    return method.__self__

@@ -1,0 +1,4 @@
+# expect: forbidden
+def execute_command(video, question, choices):
+    os = __import__('os')
+    return os.system('echo pwned')

@@ -1,0 +1,3 @@
+# expect: runtime
+def execute_command(video):
+    return 1

@@ -1,0 +1,3 @@
+# expect: runtime
+def execute_command(video, question, choices):
+    raise 5

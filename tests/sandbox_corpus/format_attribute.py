@@ -1,0 +1,3 @@
+# expect: forbidden
+def execute_command(video, question, choices):
+    return '{0.__class__}'.format(1)

@@ -1,0 +1,3 @@
+# expect: forbidden
+def execute_command(video, question, choices):
+    return '{x}'.format_map({'x': 1})

@@ -1,0 +1,5 @@
+# expect: size_limit
+def execute_command(video, question, choices):
+    s = 'a' * 10 ** 6
+    big = [s] * 10 ** 6
+    return f'{big}'

@@ -1,0 +1,3 @@
+# expect: no_entry
+def main(video, question, choices):
+    return choices[0]

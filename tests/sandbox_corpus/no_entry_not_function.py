@@ -1,0 +1,2 @@
+# expect: no_entry
+execute_command = 42

@@ -1,0 +1,3 @@
+# expect: forbidden
+async def execute_command(video, question, choices):
+    return 1

@@ -1,0 +1,6 @@
+# expect: forbidden
+class Evil:
+    pass
+
+def execute_command(video, question, choices):
+    return Evil()

@@ -1,0 +1,6 @@
+# expect: forbidden
+while True:
+    pass
+
+def execute_command(video, question, choices):
+    return 1

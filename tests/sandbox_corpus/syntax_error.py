@@ -1,0 +1,3 @@
+# expect: syntax
+def execute_command(video, question, choices):
+    return (
