@@ -19,8 +19,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="AoTD: verified chain-of-thought rationales for VideoQA, distilled into Video-LLMs.")
 world_app = typer.Typer(no_args_is_help=True, help="The embedded situated world.")
 data_app = typer.Typer(no_args_is_help=True, help="Datasets in their published formats.")
+tools_app = typer.Typer(no_args_is_help=True, help="The tool API programs call.")
+agent_app = typer.Typer(invoke_without_command=True, help="Step 2: plan and run a tool program per question.")
 app.add_typer(world_app, name="world")
 app.add_typer(data_app, name="data")
+app.add_typer(tools_app, name="tools")
+app.add_typer(agent_app, name="agent")
 
 
 def _noise(value: str) -> float:
@@ -121,6 +125,107 @@ def _short(value: object, limit: int = 90) -> str:
     if isinstance(value, list) and value and isinstance(value[0], dict):
         text = f"<{len(value)} items>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@app.command("select")
+def select(
+    data: Annotated[Path, typer.Option(help="a STAR-format dataset with annotations (e.g. a generated world)")],
+    config: Annotated[Optional[Path], typer.Option(help="run config whose tools are to be chosen")] = None,
+    split: Annotated[str, typer.Option(help="split to score on (the paper uses STAR train)")] = "train",
+    limit: Annotated[Optional[int], typer.Option(help="first N questions (and their videos) only")] = None,
+    out: Annotated[Path, typer.Option(help="folder for table1.{json,md} and the chosen config.yaml")] = Path("select"),
+) -> None:
+    """Step 1: score every candidate per sub-task (paper Table 1) and write the chosen toolset."""
+    from aotd.agent.build import build_planner
+    from aotd.config import PlannerConfig, load_config
+    from aotd.select import markdown, run_selection, write_outputs
+
+    cfg = load_config(config)
+    planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
+    if cfg.planner.kind == "llm":
+        planners[f"llm:{cfg.planner.model}"] = build_planner(cfg.planner)
+    rows, chosen = run_selection(data, cfg, split=split, limit=limit, planners=planners)
+    write_outputs(rows, chosen, out)
+    typer.echo(markdown(rows))
+    typer.echo(f"chosen tools: {chosen.tools.model_dump()} -> {out / 'config.yaml'}")
+
+
+@tools_app.command("doc")
+def tools_doc() -> None:
+    """Print the tool documentation the planner reads."""
+    from aotd.tools.api import documentation
+
+    typer.echo(documentation())
+
+
+@agent_app.callback()
+def agent(
+    ctx: typer.Context,
+    config: Annotated[Optional[Path], typer.Option(help="run config (default: configs/embedded.yaml values)")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="dataset folder or file (STAR format)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="dataset format")] = "star",
+    split: Annotated[str, typer.Option(help="split to answer")] = "train",
+    limit: Annotated[Optional[int], typer.Option(help="first N questions only")] = None,
+    out: Annotated[Path, typer.Option(help="trace records (JSONL, appended; reruns resume)")] = Path("traces.jsonl"),
+) -> None:
+    """Plan and execute every question of a split; print accuracy and failures by reason."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if data is None:
+        raise AotdError("aotd agent needs --data DIR (or a subcommand: aotd agent exec ...)")
+    from aotd.agent.build import build_planner, tool_factory
+    from aotd.agent.run import run_agent
+    from aotd.agent.sandbox import Limits
+    from aotd.config import load_config
+    from aotd.data.loaders import load_dataset
+
+    cfg = load_config(config)
+    ds = load_dataset(fmt, data)
+    samples = ds.by_split(split)
+    if not samples:
+        raise AotdError(f"{data}: split {split!r} has no questions (splits: {', '.join(ds.splits())})")
+    samples = samples[:limit] if limit else samples
+    limits = Limits(timeout_s=cfg.sandbox.timeout_s, memory_mb=cfg.sandbox.memory_mb)
+    summary = run_agent(samples, build_planner(cfg.planner), tool_factory(cfg, ds.by_split("train")), out,
+                        limits=limits, isolate=cfg.sandbox.isolate)
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@agent_app.command("exec")
+def agent_exec(
+    program: Annotated[Path, typer.Option(help="a Python file defining execute_command(video, question, choices)")],
+    video: Annotated[Path, typer.Option(help="video file")],
+    question: Annotated[str, typer.Option(help="the question")],
+    choices_flag: Annotated[bool, typer.Option("--choices", help="the options follow: --choices A B C D")] = False,
+    choices: Annotated[Optional[list[str]], typer.Argument(help="the options", show_default=False)] = None,
+    config: Annotated[Optional[Path], typer.Option(help="run config")] = None,
+    start: Annotated[Optional[float], typer.Option(help="window start, seconds")] = None,
+    end: Annotated[Optional[float], typer.Option(help="window end, seconds")] = None,
+) -> None:
+    """Run one program on one video in the sandbox and print its trace as JSON."""
+    from aotd.agent.build import tool_factory
+    from aotd.agent.sandbox import Limits, run_in_process, run_program
+    from aotd.config import load_config
+    from aotd.data.schema import Choice, QASample, VideoInfo
+    from aotd.tools.clip import Clip
+    from aotd.data.video import sample_video
+
+    if not program.is_file():
+        raise AotdError(f"{program}: program file not found")
+    cfg = load_config(config)
+    options = list(choices or [])
+    sample = QASample(sample_id="cli", dataset="cli", split="cli", video=VideoInfo(video_id=video.stem, path=video),
+                      question=question, choices=[Choice(choice_id=i, text=c) for i, c in enumerate(options)],
+                      start=start, end=end)
+    clip = Clip(sample_video(video, start_s=start, end_s=end), video.stem)
+    api = tool_factory(cfg, [])(sample, clip)
+    runner = run_program if cfg.sandbox.isolate else run_in_process
+    result = runner(program.read_text(encoding="utf-8"), tools=api.functions(),
+                    inputs={"video": clip, "question": question, "choices": options},
+                    limits=Limits(timeout_s=cfg.sandbox.timeout_s, memory_mb=cfg.sandbox.memory_mb))
+    typer.echo(json.dumps({"tools": api.provenance(), **result.to_dict()}, indent=2))
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command("demo")

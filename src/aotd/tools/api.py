@@ -115,10 +115,10 @@ def documentation() -> str:
         params = [p for p in sig.parameters.values() if p.name != "self"]
         shown = inspect.Signature(params, return_annotation=sig.return_annotation)
         doc = inspect.getdoc(fn) or ""
-        parts.append(f"def {name}{shown}:")
+        parts.append(f"def {name}{str(shown).replace(chr(39), '')}:")
         parts.extend(f"    {line}" if line else "" for line in doc.splitlines())
         parts.append("")
-    return "\n".join(parts).replace("'", "")
+    return "\n".join(parts)
 
 
 def _clip(video: Any) -> Clip:

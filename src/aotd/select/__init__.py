@@ -1,0 +1,142 @@
+"""Step 1: score every candidate of every sub-task against ground truth and pick the best.
+
+As in the paper's Table 1, each sub-task is evaluated with ground truth for everything before
+it: a planner's programs run on oracle perception tools (program accuracy); a detector is asked for the
+annotated objects in annotated key frames (box IoU); a grounder for each annotated action's
+text (temporal IoU / recall); a recognizer gets clips trimmed to the true window (top-1); a
+QA model answers on the question's own window (accuracy). The best candidate per sub-task
+goes into a config the agent reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from aotd.config import Config, save_config
+from aotd.data.loaders import load_dataset
+from aotd.data.loaders.star import class_folder
+from aotd.data.schema import QASample
+from aotd.data.star_classes import StarClasses
+from aotd.errors import AotdError
+from aotd.tools import registry
+from aotd.tools.api import ToolAPI
+from aotd.tools.oracle import OracleTools
+
+
+@dataclass
+class Row:
+    subtask: str
+    model: str
+    metric: str
+    value: float
+    extra: str = ""
+
+    def number(self) -> str:
+        return f"{100 * self.value:.1f}" + (f" / {self.extra}" if self.extra else "")
+
+
+def _oracle_factory(classes: StarClasses, qa: Any) -> Callable[[QASample, Any], ToolAPI]:
+    def make(sample: QASample, clip: Any) -> ToolAPI:
+        o = OracleTools(sample, classes, clip.sampled.source_indices)
+        return ToolAPI(o, o, o, qa)
+
+    return make
+
+
+def score_planner(planner: Any, samples: list[QASample], classes: StarClasses, qa: Any, *, progress: bool) -> float:
+    """Program accuracy: the plan, run on oracle perception, returns the labelled answer.
+
+    The QA tool is not the oracle — an oracle QA would answer the whole question and reward a
+    plan that does not decompose it — but the text prior, which knows no more than the text.
+    """
+    from aotd.agent.run import run_sample
+
+    factory = _oracle_factory(classes, qa)
+    hits = 0
+    for sample in tqdm(samples, desc=f"decomposition/{planner.name}", disable=not progress, leave=False):
+        hits += bool(run_sample(sample, planner, factory, isolate=False).correct)
+    return hits / max(1, len(samples))
+
+
+def score_qa(qa: Any, samples: list[QASample], *, progress: bool) -> float:
+    from aotd.agent.run import load_clip
+
+    hits = 0
+    for sample in tqdm(samples, desc=f"qa/{qa.name}", disable=not progress, leave=False):
+        hits += qa.answer(load_clip(sample), sample.question, sample.choice_texts) == sample.answer
+    return hits / max(1, len(samples))
+
+
+def run_selection(data: Path, config: Config, *, split: str = "train", limit: int | None = None,
+                  planners: dict[str, Any] | None = None, progress: bool = True) -> tuple[list[Row], Config]:
+    """Score all candidates; return the table rows and ``config`` with the winners filled in."""
+    from aotd.tools.embedded.action_eval import evaluate_grounding, evaluate_recognition
+    from aotd.tools.embedded.detect_eval import evaluate_detector
+
+    ds = load_dataset("star", data)
+    samples = [s for s in ds.by_split(split) if s.answer is not None]
+    if not samples:
+        raise AotdError(f"{data}: split {split!r} has no labelled questions")
+    samples = samples[:limit] if limit else samples
+    folder = class_folder(data)
+    if folder is None:
+        raise AotdError(f"{data}: no STAR class files found")
+    classes = StarClasses.load(folder)
+    videos = None if limit is None else max(1, len({s.video.video_id for s in samples}))
+    scored = {s.sample_id for s in samples}
+    train = [s for s in ds.samples if s.split == "train" and s.answer is not None and s.sample_id not in scored]
+    train = train or [s for s in ds.by_split("val") if s.answer is not None]  # never fit on what is scored
+    rows: list[Row] = []
+    blind = registry.qa_model("prior", detection="", recognition="", train=train)
+    for name, planner in (planners or {}).items():
+        rows.append(Row("decomposition", name, "Acc", score_planner(planner, samples, classes, blind, progress=progress)))
+    for name in registry.DETECTORS:
+        r = evaluate_detector(registry.detector(name), data, split=split, limit=videos)
+        rows.append(Row("detection", name, "IoU", r["mean_iou"]))
+    for name in registry.ACTION_MODELS:
+        g = evaluate_grounding(registry.action_model(name), data, split=split, limit=videos)
+        rows.append(Row("grounding", name, "IoU / Recall", g.mean_iou, f"{100 * g.recall_at_05:.1f}"))
+    for name in registry.ACTION_MODELS:
+        r = evaluate_recognition(registry.action_model(name), data, split=split, limit=videos)
+        rows.append(Row("recognition", name, "Top1-Acc", r.top1))
+    best_det = _best(rows, "detection")
+    best_rec = _best(rows, "recognition")
+    for name in registry.QA_MODELS:
+        qa = registry.qa_model(name, detection=best_det, recognition=best_rec, train=train)
+        rows.append(Row("qa", name, "Acc", score_qa(qa, samples, progress=progress)))
+    tools = config.tools.model_copy(update={"detection": best_det, "grounding": _best(rows, "grounding"),
+                                            "recognition": best_rec, "qa": _best(rows, "qa")})
+    chosen = config.model_copy(update={"tools": tools})
+    if planners:
+        best = _best(rows, "decomposition")
+        kind = best if best in ("rules", "one-hop") else "llm"
+        chosen = chosen.model_copy(update={"planner": chosen.planner.model_copy(update={"kind": kind})})
+    return rows, chosen
+
+
+def _best(rows: list[Row], subtask: str) -> str:
+    candidates = [r for r in rows if r.subtask == subtask]
+    return max(candidates, key=lambda r: r.value).model
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| Sub-task | Model | Metric | Number (%) |", "|---|---|---|---|"]
+    for sub in dict.fromkeys(r.subtask for r in rows):
+        group = sorted((r for r in rows if r.subtask == sub), key=lambda r: r.value)  # best last, as in the paper
+        for k, r in enumerate(group):
+            best = "**" if k == len(group) - 1 else ""
+            lines.append(f"| {sub if k == 0 else ''} | {best}{r.model}{best} | {r.metric} | {best}{r.number()}{best} |")
+    return "\n".join(lines)
+
+
+def write_outputs(rows: list[Row], chosen: Config, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table1.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
+    (out / "table1.md").write_text(markdown(rows) + "\n")
+    save_config(chosen, out / "config.yaml")
