@@ -27,7 +27,8 @@ def test_selection_scores_every_subtask_and_writes_a_config(world_dir: Path, tmp
     subtasks = {r.subtask for r in rows}
     assert subtasks == {"decomposition", "detection", "grounding", "recognition", "qa"}
     assert all(0.0 <= r.value <= 1.0 for r in rows)
-    assert {r.model for r in rows if r.subtask == "qa"} == {"prior", "visual"}
+    assert {r.model for r in rows if r.subtask == "qa"} == {"presence", "visual", "prior (text only)"}
+    assert chosen.tools.qa in ("presence", "visual")  # the text prior is shown, never chosen
     decomposition = {r.model: r.value for r in rows if r.subtask == "decomposition"}
     assert decomposition["rules"] > 0.5  # rule programs on oracle tools mostly answer right
     assert chosen.planner.kind == max(decomposition, key=decomposition.get)

@@ -36,6 +36,7 @@ class Row:
     metric: str
     value: float
     extra: str = ""
+    reference: bool = False  # shown for comparison, never chosen
 
     def number(self) -> str:
         return f"{100 * self.value:.1f}" + (f" / {self.extra}" if self.extra else "")
@@ -93,7 +94,7 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     train = [s for s in ds.samples if s.split == "train" and s.answer is not None and s.sample_id not in scored]
     train = train or [s for s in ds.by_split("val") if s.answer is not None]  # never fit on what is scored
     rows: list[Row] = []
-    blind = registry.qa_model("prior", detection="", recognition="", train=train)
+    blind = registry.qa_model(registry.REFERENCE_QA, detection="", recognition="", train=train)
     for name, planner in (planners or {}).items():
         rows.append(Row("decomposition", name, "Acc", score_planner(planner, samples, classes, blind, progress=progress)))
     for name in registry.DETECTORS:
@@ -110,6 +111,8 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     for name in registry.QA_MODELS:
         qa = registry.qa_model(name, detection=best_det, recognition=best_rec, train=train)
         rows.append(Row("qa", name, "Acc", score_qa(qa, samples, progress=progress)))
+    rows.append(Row("qa", f"{registry.REFERENCE_QA} (text only)", "Acc", score_qa(blind, samples, progress=progress),
+                    reference=True))
     tools = config.tools.model_copy(update={"detection": best_det, "grounding": _best(rows, "grounding"),
                                             "recognition": best_rec, "qa": _best(rows, "qa")})
     chosen = config.model_copy(update={"tools": tools})
@@ -121,16 +124,17 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
 
 
 def _best(rows: list[Row], subtask: str) -> str:
-    candidates = [r for r in rows if r.subtask == subtask]
+    candidates = [r for r in rows if r.subtask == subtask and not r.reference]
     return max(candidates, key=lambda r: r.value).model
 
 
 def markdown(rows: list[Row]) -> str:
     lines = ["| Sub-task | Model | Metric | Number (%) |", "|---|---|---|---|"]
     for sub in dict.fromkeys(r.subtask for r in rows):
-        group = sorted((r for r in rows if r.subtask == sub), key=lambda r: r.value)  # best last, as in the paper
+        group = sorted((r for r in rows if r.subtask == sub), key=lambda r: (not r.reference, r.value))  # best last
+        winner = _best(rows, sub)
         for k, r in enumerate(group):
-            best = "**" if k == len(group) - 1 else ""
+            best = "**" if r.model == winner else ""
             lines.append(f"| {sub if k == 0 else ''} | {best}{r.model}{best} | {r.metric} | {best}{r.number()}{best} |")
     return "\n".join(lines)
 

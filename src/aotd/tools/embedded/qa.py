@@ -1,10 +1,16 @@
-"""Two one-hop question answerers for the embedded world, of different quality.
+"""One-hop question answerers for the embedded world.
 
-* ``PriorQA`` ("prior") never looks at the video: it answers with the option most often
-  right for questions of the same shape in the training split — the text-only baseline.
-* ``VisualQA`` ("visual") scores each option by visual evidence from the chosen detector and
-  action recognizer: an action option by the recognizer's score for it, an object option by
-  how often it is detected and acted on.
+Two read pixels and may serve the agent:
+
+* ``PresenceQA`` ("presence") scores each option by how often the object it names is
+  detected in the clip — it ignores what happens, so it is the weaker one;
+* ``VisualQA`` ("visual") scores an action option by the recognizer's score for it and an
+  object option by how often it is detected and acted on.
+
+``PriorQA`` ("prior") never looks at the video: it answers with the option most often right
+for questions of the same shape in training labels. It is step 1's text-only reference row
+(how much the questions give away) and the blind answerer behind the decomposition metric; it
+never serves the agent, whose tools must read pixels.
 """
 
 from __future__ import annotations
@@ -62,6 +68,23 @@ class PriorQA:
             best = (shape or self.overall).most_common(1)
             return best[0][0] if best else ""
         scores = [(shape[normalize(c)], self.overall[normalize(c)]) for c in choices]
+        return choices[max(range(len(choices)), key=lambda i: (scores[i], -i))]
+
+
+class PresenceQA:
+    name = "presence"
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+
+    def answer(self, clip: Clip, question: str, choices: list[str] | None = None) -> str:
+        if not choices:
+            return ""
+        scores = []
+        for choice in choices:
+            objects = [name for name, cls in OBJECTS.items() if cls.actionable and name in choice.lower()]
+            seen = len({b.frame for b in self.detector.detect(clip, objects[0])}) if objects else 0
+            scores.append(seen / max(1, len(clip)))
         return choices[max(range(len(choices)), key=lambda i: (scores[i], -i))]
 
 
