@@ -14,7 +14,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from aotd.tools.embedded.action_eval import evaluate_grounding, evaluate_recognition
+from aotd.select.actions import evaluate_grounding, evaluate_recognition
 from aotd.tools.embedded.clip_classifier import ClipClassifier
 from aotd.tools.embedded.motion import MotionRecognizer
 from aotd.world.generate import WorldConfig, generate_world

@@ -39,7 +39,7 @@ def main() -> None:
         ds = load_dataset("star", data)
         samples = ds.samples[: args.questions]
         t0 = time.perf_counter()
-        factory = tool_factory(cfg, ds.by_split("train"))
+        factory = tool_factory(cfg)
         planner = build_planner(cfg.planner)
         print(f"tools {cfg.tools.model_dump()} loaded in {time.perf_counter() - t0:.1f} s")
         print(f"{'mode':<12} {'questions':>9} {'q/s':>6} {'acc':>6} {'load ms':>8} {'plan ms':>8} {'exec ms':>8}")

@@ -10,7 +10,7 @@ import pytest
 
 from aotd.data.sampling import SampledFrames, sample_indices
 from aotd.tools.clip import Clip
-from aotd.tools.embedded.action_eval import evaluate_grounding, evaluate_recognition
+from aotd.select.actions import evaluate_grounding, evaluate_recognition
 from aotd.tools.embedded.clip_classifier import ClipClassifier, train_clip_classifier
 from aotd.tools.embedded.motion import MotionRecognizer
 from aotd.tools.embedded.phrases import action_text, parse_action, world_actions

@@ -127,7 +127,7 @@ def test_best_choice_reads_actions_objects_and_text() -> None:
 
 
 def test_prior_qa_learns_answer_frequencies_per_question_shape(world) -> None:
-    from aotd.tools.embedded.qa import PriorQA, question_shape
+    from aotd.select.prior import PriorQA, question_shape
 
     ds, _ = world
     prior = PriorQA.fit(ds.samples)

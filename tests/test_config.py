@@ -46,7 +46,7 @@ def test_missing_config_file(tmp_path: Path) -> None:
 def test_oracle_tools_are_refused_for_the_agent() -> None:
     with pytest.raises(AotdError, match="may not build CoTs"):
         build_toolset(ToolChoice(detection="oracle"))
-    with pytest.raises(AotdError, match="sees no pixels"):
+    with pytest.raises(AotdError, match="unknown qa candidate 'prior'"):
         build_toolset(ToolChoice(qa="prior"))
     with pytest.raises(AotdError, match="unknown detection candidate"):
         build_toolset(ToolChoice(detection="yolo"))

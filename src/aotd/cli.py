@@ -186,7 +186,7 @@ def agent(
         raise AotdError(f"{data}: split {split!r} has no questions (splits: {', '.join(ds.splits())})")
     samples = samples[:limit] if limit else samples
     limits = Limits(timeout_s=cfg.sandbox.timeout_s, memory_mb=cfg.sandbox.memory_mb)
-    summary = run_agent(samples, build_planner(cfg.planner), tool_factory(cfg, ds.by_split("train")), out,
+    summary = run_agent(samples, build_planner(cfg.planner), tool_factory(cfg), out,
                         limits=limits, isolate=cfg.sandbox.isolate)
     typer.echo(json.dumps(summary, indent=2))
 
@@ -218,7 +218,7 @@ def agent_exec(
                       question=question, choices=[Choice(choice_id=i, text=c) for i, c in enumerate(options)],
                       start=start, end=end)
     clip = Clip(sample_video(video, start_s=start, end_s=end), video.stem)
-    api = tool_factory(cfg, [])(sample, clip)
+    api = tool_factory(cfg)(sample, clip)
     runner = run_program if cfg.sandbox.isolate else run_in_process
     result = runner(program.read_text(encoding="utf-8"), tools=api.functions(),
                     inputs={"video": clip, "question": question, "choices": options},

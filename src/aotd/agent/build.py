@@ -39,9 +39,9 @@ def build_planner(cfg: PlannerConfig):  # -> Planner
     return LLMPlanner(backend)
 
 
-def tool_factory(cfg: Config, train: list[QASample]) -> ToolFactory:
+def tool_factory(cfg: Config) -> ToolFactory:
     """The agent's toolset is the same for every sample: built once, handed out per sample."""
-    api = build_toolset(cfg.tools, train=train)
+    api = build_toolset(cfg.tools)
 
     def make(sample: QASample, clip: Clip) -> ToolAPI:
         return api

@@ -77,8 +77,9 @@ def score_qa(qa: Any, samples: list[QASample], *, progress: bool) -> float:
 def run_selection(data: Path, config: Config, *, split: str = "train", limit: int | None = None,
                   planners: dict[str, Any] | None = None, progress: bool = True) -> tuple[list[Row], Config]:
     """Score all candidates; return the table rows and ``config`` with the winners filled in."""
-    from aotd.tools.embedded.action_eval import evaluate_grounding, evaluate_recognition
-    from aotd.tools.embedded.detect_eval import evaluate_detector
+    from aotd.select.actions import evaluate_grounding, evaluate_recognition
+    from aotd.select.detection import evaluate_detector
+    from aotd.select.prior import PriorQA
 
     ds = load_dataset("star", data)
     samples = [s for s in ds.by_split(split) if s.answer is not None]
@@ -94,7 +95,7 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     train = [s for s in ds.samples if s.split == "train" and s.answer is not None and s.sample_id not in scored]
     train = train or [s for s in ds.by_split("val") if s.answer is not None]  # never fit on what is scored
     rows: list[Row] = []
-    blind = registry.qa_model(registry.REFERENCE_QA, detection="", recognition="", train=train)
+    blind = PriorQA.fit(train)
     for name, planner in (planners or {}).items():
         rows.append(Row("decomposition", name, "Acc", score_planner(planner, samples, classes, blind, progress=progress)))
     for name in registry.DETECTORS:
@@ -109,9 +110,9 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     best_det = _best(rows, "detection")
     best_rec = _best(rows, "recognition")
     for name in registry.QA_MODELS:
-        qa = registry.qa_model(name, detection=best_det, recognition=best_rec, train=train)
+        qa = registry.qa_model(name, detection=best_det, recognition=best_rec)
         rows.append(Row("qa", name, "Acc", score_qa(qa, samples, progress=progress)))
-    rows.append(Row("qa", f"{registry.REFERENCE_QA} (text only)", "Acc", score_qa(blind, samples, progress=progress),
+    rows.append(Row("qa", "prior (text only)", "Acc", score_qa(blind, samples, progress=progress),
                     reference=True))
     tools = config.tools.model_copy(update={"detection": best_det, "grounding": _best(rows, "grounding"),
                                             "recognition": best_rec, "qa": _best(rows, "qa")})

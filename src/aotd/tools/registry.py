@@ -13,7 +13,6 @@ from functools import cache
 from typing import Any
 
 from aotd.config import ToolChoice
-from aotd.data.schema import QASample
 from aotd.errors import AotdError
 from aotd.tools.api import ToolAPI
 
@@ -45,7 +44,6 @@ def _clip_cnn() -> Any:
 DETECTORS: dict[str, Callable[[], Any]] = {"color": _color, "cnn": _cnn}
 ACTION_MODELS: dict[str, Callable[[], Any]] = {"motion": _motion, "clip-cnn": _clip_cnn}
 QA_MODELS = ("presence", "visual")
-REFERENCE_QA = "prior"  # text only: scored in step 1 for reference, never given to the agent
 CANDIDATES = {"detection": tuple(DETECTORS), "grounding": tuple(ACTION_MODELS),
               "recognition": tuple(ACTION_MODELS), "qa": QA_MODELS}
 
@@ -60,11 +58,9 @@ def action_model(name: str) -> Any:
     return _pick(ACTION_MODELS, name, "grounding/recognition")()
 
 
-def qa_model(name: str, *, detection: str, recognition: str, train: list[QASample] | None = None) -> Any:
-    from aotd.tools.embedded.qa import PresenceQA, PriorQA, VisualQA
+def qa_model(name: str, *, detection: str, recognition: str) -> Any:
+    from aotd.tools.embedded.qa import PresenceQA, VisualQA
 
-    if name == REFERENCE_QA:
-        return PriorQA.fit(train or [])
     if name == "presence":
         return PresenceQA(detector(detection))
     if name == "visual":
@@ -72,18 +68,17 @@ def qa_model(name: str, *, detection: str, recognition: str, train: list[QASampl
     raise AotdError(f"unknown qa candidate {name!r}; known: {', '.join(QA_MODELS)}")
 
 
-def build_toolset(choice: ToolChoice, *, train: list[QASample] | None = None) -> ToolAPI:
+def build_toolset(choice: ToolChoice) -> ToolAPI:
     """The pixel-reading toolset a config names (oracles are step 1's business, not the agent's)."""
     for sub, name in choice.model_dump().items():
-        if name == "oracle" or (sub == "qa" and name == REFERENCE_QA):
-            why = "reads annotations" if name == "oracle" else "sees no pixels"
-            raise AotdError(f"tools.{sub}: {name!r} {why} and may not build CoTs; pick one of "
+        if name == "oracle":
+            raise AotdError(f"tools.{sub}: the oracle reads annotations and may not build CoTs; pick one of "
                             f"{', '.join(CANDIDATES[sub])}")
     return ToolAPI(
         detector(choice.detection),
         action_model(choice.grounding),
         action_model(choice.recognition),
-        qa_model(choice.qa, detection=choice.detection, recognition=choice.recognition, train=train),
+        qa_model(choice.qa, detection=choice.detection, recognition=choice.recognition),
     )
 
 

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from aotd.data.sampling import SampledFrames
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.color_detector import resolve_class
-from aotd.tools.embedded.detect_eval import DETECTABLE, BoxTuple, annotated_keyframes
+from aotd.select.detection import DETECTABLE, BoxTuple, annotated_keyframes
 from aotd.tools.types import Box
 from aotd.world.generate import WorldConfig, generate_world
 
