@@ -232,21 +232,43 @@ def agent_exec(
 def demo(
     out: Annotated[Path, typer.Option(help="folder for everything the demo writes")] = Path("runs/demo"),
     videos: Annotated[int, typer.Option(help="videos in the demo world")] = 200,
+    questions: Annotated[int, typer.Option(help="train questions scored in step 1 and answered in step 2")] = 300,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option()] = 2,
 ) -> None:
-    """Run the pipeline end to end on the embedded world (so far: generate it and describe it)."""
+    """Run the pipeline end to end on the embedded world (so far: world, step 1, step 2).
+
+    Each stage is skipped when its output already exists, so a rerun continues where it stopped.
+    """
+    from aotd.agent.build import build_planner, tool_factory
+    from aotd.agent.run import run_agent
+    from aotd.agent.sandbox import Limits
+    from aotd.config import PlannerConfig, load_config
     from aotd.data.loaders import load_dataset
     from aotd.data.stats import format_summary, summarize
+    from aotd.select import run_selection, write_outputs
     from aotd.world.generate import WorldConfig, generate_world
+    from aotd.world.preview import preview
 
     world = out / "world"
     if not (world / "world.json").exists():
         generate_world(WorldConfig(out=world, videos=videos, seed=seed, workers=max(1, workers), open_ended=True))
-    typer.echo(format_summary(summarize(load_dataset("star", world))))
-    from aotd.world.preview import preview
-
+    ds = load_dataset("star", world)
+    typer.echo(format_summary(summarize(ds)))
     typer.echo(f"preview: {preview(world, out / 'world.png')}")
+
+    selected = out / "select" / "config.yaml"
+    if not selected.exists():
+        planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
+        rows, chosen = run_selection(world, load_config(None), split="train", limit=questions, planners=planners)
+        write_outputs(rows, chosen, out / "select")
+    typer.echo("\nStep 1 (Table 1):\n" + (out / "select" / "table1.md").read_text())
+    cfg = load_config(selected)
+    samples = [s for s in ds.by_split("train")][:questions]
+    summary = run_agent(samples, build_planner(cfg.planner), tool_factory(cfg), out / "traces.jsonl",
+                        limits=Limits(timeout_s=cfg.sandbox.timeout_s, memory_mb=cfg.sandbox.memory_mb),
+                        isolate=cfg.sandbox.isolate)
+    typer.echo("Step 2 (agent on train):\n" + json.dumps(summary, indent=2))
 
 
 def main(argv: list[str] | None = None) -> None:
