@@ -264,7 +264,7 @@ def demo(
         write_outputs(rows, chosen, out / "select")
     typer.echo("\nStep 1 (Table 1):\n" + (out / "select" / "table1.md").read_text())
     cfg = load_config(selected)
-    samples = [s for s in ds.by_split("train")][:questions]
+    samples = ds.by_split("train")[:questions]
     summary = run_agent(samples, build_planner(cfg.planner), tool_factory(cfg), out / "traces.jsonl",
                         limits=Limits(timeout_s=cfg.sandbox.timeout_s, memory_mb=cfg.sandbox.memory_mb),
                         isolate=cfg.sandbox.isolate)

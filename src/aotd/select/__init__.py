@@ -23,6 +23,7 @@ from aotd.data.loaders import load_dataset
 from aotd.data.loaders.star import class_folder
 from aotd.data.schema import QASample
 from aotd.data.star_classes import StarClasses
+from aotd.data.video import FrameCache
 from aotd.errors import AotdError
 from aotd.tools import registry
 from aotd.tools.api import ToolAPI
@@ -50,7 +51,8 @@ def _oracle_factory(classes: StarClasses, qa: Any) -> Callable[[QASample, Any], 
     return make
 
 
-def score_planner(planner: Any, samples: list[QASample], classes: StarClasses, qa: Any, *, progress: bool) -> float:
+def score_planner(planner: Any, samples: list[QASample], classes: StarClasses, qa: Any, *, progress: bool,
+                  cache: FrameCache | None = None) -> float:
     """Program accuracy: the plan, run on oracle perception, returns the labelled answer.
 
     The QA tool is not the oracle — an oracle QA would answer the whole question and reward a
@@ -61,16 +63,16 @@ def score_planner(planner: Any, samples: list[QASample], classes: StarClasses, q
     factory = _oracle_factory(classes, qa)
     hits = 0
     for sample in tqdm(samples, desc=f"decomposition/{planner.name}", disable=not progress, leave=False):
-        hits += bool(run_sample(sample, planner, factory, isolate=False).correct)
+        hits += bool(run_sample(sample, planner, factory, isolate=False, cache=cache).correct)
     return hits / max(1, len(samples))
 
 
-def score_qa(qa: Any, samples: list[QASample], *, progress: bool) -> float:
+def score_qa(qa: Any, samples: list[QASample], *, progress: bool, cache: FrameCache | None = None) -> float:
     from aotd.agent.run import load_clip
 
     hits = 0
     for sample in tqdm(samples, desc=f"qa/{qa.name}", disable=not progress, leave=False):
-        hits += qa.answer(load_clip(sample), sample.question, sample.choice_texts) == sample.answer
+        hits += qa.answer(load_clip(sample, cache), sample.question, sample.choice_texts) == sample.answer
     return hits / max(1, len(samples))
 
 
@@ -96,8 +98,10 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     train = train or [s for s in ds.by_split("val") if s.answer is not None]  # never fit on what is scored
     rows: list[Row] = []
     blind = PriorQA.fit(train)
+    cache = FrameCache()  # every planner and QA candidate reads the same questions' frames: decode once
     for name, planner in (planners or {}).items():
-        rows.append(Row("decomposition", name, "Acc", score_planner(planner, samples, classes, blind, progress=progress)))
+        rows.append(Row("decomposition", name, "Acc",
+                        score_planner(planner, samples, classes, blind, progress=progress, cache=cache)))
     for name in registry.DETECTORS:
         r = evaluate_detector(registry.detector(name), data, split=split, limit=videos)
         rows.append(Row("detection", name, "IoU", r["mean_iou"]))
@@ -111,8 +115,8 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     best_rec = _best(rows, "recognition")
     for name in registry.QA_MODELS:
         qa = registry.qa_model(name, detection=best_det, recognition=best_rec)
-        rows.append(Row("qa", name, "Acc", score_qa(qa, samples, progress=progress)))
-    rows.append(Row("qa", "prior (text only)", "Acc", score_qa(blind, samples, progress=progress),
+        rows.append(Row("qa", name, "Acc", score_qa(qa, samples, progress=progress, cache=cache)))
+    rows.append(Row("qa", "prior (text only)", "Acc", score_qa(blind, samples, progress=progress, cache=cache),
                     reference=True))
     tools = config.tools.model_copy(update={"detection": best_det, "grounding": _best(rows, "grounding"),
                                             "recognition": best_rec, "qa": _best(rows, "qa")})

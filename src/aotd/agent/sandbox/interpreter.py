@@ -327,18 +327,23 @@ class Interpreter:
         return self._exec_block(node.body if self.eval(node.test, scope) else node.orelse, scope)
 
     def _s_for(self, node: ast.For, scope: Scope) -> Any:
-        for item in self.eval(node.iter, scope):
-            self._tick_iteration()
-            self._bind(node.target, self._guard_tuple(item), scope)
-            signal = self._exec_block(node.body, scope)
-            if signal is _BREAK:
-                return None
-            if signal is not None and signal is not _CONTINUE:
-                return signal
-        return self._exec_block(node.orelse, scope)
+        def steps() -> Iterator[None]:
+            for item in self.eval(node.iter, scope):
+                self._bind(node.target, self._guard_tuple(item), scope)
+                yield None
+
+        return self._loop(steps(), node, scope)
 
     def _s_while(self, node: ast.While, scope: Scope) -> Any:
-        while self.eval(node.test, scope):
+        def steps() -> Iterator[None]:
+            while self.eval(node.test, scope):
+                yield None
+
+        return self._loop(steps(), node, scope)
+
+    def _loop(self, steps: Iterator[None], node: ast.For | ast.While, scope: Scope) -> Any:
+        """Run the body once per step; break skips ``else``, a return signal leaves the loop."""
+        for _ in steps:
             self._tick_iteration()
             signal = self._exec_block(node.body, scope)
             if signal is _BREAK:
