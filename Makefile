@@ -1,5 +1,6 @@
 # `make demo` and `make test` set everything up on a fresh machine: a virtualenv in .venv
-# (unless one is active), CPU torch pinned to 2.13.0, and this package with its dev extras.
+# (unless one is active), CPU torch pinned to 2.13.0, and this package with its dev, hf and ray extras.
+# The viewer's browser test uses Debian's chromium when it is installed (.ci/run installs it).
 
 ifdef VIRTUAL_ENV
 PYTHON := python
@@ -19,7 +20,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@if [ -z "$$VIRTUAL_ENV" ] && [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 	$(PYTHON) -m pip install -q "$(TORCH)"
-	$(PYTHON) -m pip install -q -e ".[dev,hf]"
+	$(PYTHON) -m pip install -q -e ".[dev,hf,ray]"
 	@touch $@
 
 demo: install

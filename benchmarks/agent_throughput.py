@@ -11,15 +11,13 @@ The first run also pays for loading (or training, when not cached) the tool mode
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from aotd.agent.build import build_planner, tool_factory
-from aotd.agent.run import read_traces, run_agent
-from aotd.agent.sandbox import Limits
-from aotd.config import load_config
+from aotd.agent.stage import AgentStage, run_agent
+from aotd.config import SandboxConfig, load_config
 from aotd.data.loaders import load_dataset
 from aotd.world.generate import WorldConfig, generate_world
 
@@ -45,18 +43,16 @@ def main() -> None:
         print(f"{'mode':<12} {'questions':>9} {'q/s':>6} {'acc':>6} {'load ms':>8} {'plan ms':>8} {'exec ms':>8}")
         for isolate in (True, False):
             out = Path(tmp) / f"traces_{isolate}.jsonl"
+            run_cfg = cfg.model_copy(update={"sandbox": SandboxConfig(**{**cfg.sandbox.model_dump(), "isolate": isolate})})
+            stage = AgentStage(run_cfg, planner=planner, tools=factory)
             t0 = time.perf_counter()
-            summary = run_agent(samples, planner, factory, out, limits=Limits(timeout_s=cfg.sandbox.timeout_s),
-                                isolate=isolate, progress=False)
+            report, summary = run_agent(samples, stage, out, progress=False)
             elapsed = time.perf_counter() - t0
-            records = read_traces(out)
-
-            def ms(key: str) -> float:
-                return 1000 * statistics.mean(r.timings.get(key, 0.0) for r in records)
+            t = report.timings
 
             mode = "worker" if isolate else "in-process"
-            print(f"{mode:<12} {len(records):>9} {len(records) / elapsed:>6.2f} {summary['accuracy']:>6.3f} "
-                  f"{ms('load_s'):>8.1f} {ms('plan_s'):>8.1f} {ms('exec_s'):>8.1f}")
+            print(f"{mode:<12} {report.written:>9} {report.written / elapsed:>6.2f} {summary['accuracy']:>6.3f} "
+                  f"{1000 * t['load_s']:>8.1f} {1000 * t['plan_s']:>8.1f} {1000 * t['exec_s']:>8.1f}")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from aotd.agent.run import done_ids, read_traces, run_agent, run_sample, summarize
+from aotd.agent.run import read_traces, run_sample, summarize
+from aotd.agent.stage import AgentStage, run_agent
 from aotd.agent.sandbox import Limits
+from aotd.config import Config, SandboxConfig
 from aotd.data.loaders import load_dataset
 from aotd.data.star_classes import StarClasses
 from aotd.tools.api import ToolAPI, best_choice, documentation
@@ -102,14 +104,31 @@ def test_batch_resumes_without_duplicates(world, tmp_path: Path) -> None:
     ds, oracle = world
     samples = ds.samples[:5]
     out = tmp_path / "traces.jsonl"
-    run_agent(samples[:3], FixedPlanner(WHICH_OBJECT), oracle, out, isolate=False, progress=False)
+    def stage() -> AgentStage:
+        return AgentStage(Config(sandbox=SandboxConfig(isolate=False)), planner=FixedPlanner(WHICH_OBJECT), tools=oracle)
+
+    run_agent(samples[:3], stage(), out, progress=False)
+    clean = out.read_text()
     with out.open("a") as f:
         f.write('{"sample_id": "torn')  # a kill mid-write
-    summary = run_agent(samples, FixedPlanner(WHICH_OBJECT), oracle, out, isolate=False, progress=False)
+    report, summary = run_agent(samples, stage(), out, progress=False)
     ids = [json.loads(line)["sample_id"] for line in out.read_text().splitlines()]
-    assert ids == [s.sample_id for s in samples]
-    assert summary["samples"] == 5 and done_ids(out) == set(ids)
-    assert summarize(read_traces(out)) == summary
+    assert ids == [s.sample_id for s in samples] and out.read_text().startswith(clean)
+    assert (report.already_done, report.written, report.truncated) == (3, 2, True)
+    assert summary["samples"] == 5 and summarize(read_traces(out)) == summary
+    record = read_traces(out)[0]
+    assert record.provenance["config"] == Config(sandbox=SandboxConfig(isolate=False)).digest("tools", "planner", "sandbox")
+    assert "duration_s" not in json.dumps(record.sandbox)  # records hold no timings: reruns write the same bytes
+    assert len((tmp_path / "traces.timings.jsonl").read_text().splitlines()) == 5
+
+
+def test_a_stage_with_ready_made_parts_refuses_to_travel(world) -> None:
+    import pickle
+
+    _, oracle = world
+    with pytest.raises(TypeError, match="runs in this process only"):
+        pickle.dumps(AgentStage(Config(), planner=FixedPlanner(WHICH_OBJECT), tools=oracle))
+    assert pickle.loads(pickle.dumps(AgentStage(Config()))).fingerprint == AgentStage(Config()).fingerprint
 
 
 def test_documentation_lists_every_tool() -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aotd.agent.run import ToolFactory
 from aotd.config import Config, PlannerConfig
 from aotd.data.schema import QASample
-from aotd.errors import AotdError
 from aotd.tools.api import ToolAPI
 from aotd.tools.clip import Clip
 from aotd.tools.registry import build_toolset
 
 
-def build_planner(cfg: PlannerConfig):  # -> Planner
+def build_planner(cfg: PlannerConfig, cache_dir: Path | None = None):  # -> Planner
+    """The configured planner; an LLM's replies are cached under ``cache_dir`` when given."""
     if cfg.kind == "rules":
         from aotd.agent.rule_planner import RulePlanner
 
@@ -21,27 +23,22 @@ def build_planner(cfg: PlannerConfig):  # -> Planner
 
         return OneHopPlanner()
     from aotd.agent.planner import LLMPlanner
+    from aotd.llm.build import build_backend
 
-    if not cfg.model:
-        raise AotdError("planner.model is required for planner.kind: llm")
-    if cfg.backend == "openai":
-        from aotd.llm.openai_compat import OpenAICompatibleBackend
-
-        if not cfg.base_url:
-            raise AotdError("planner.base_url is required for planner.backend: openai")
-        backend = OpenAICompatibleBackend(cfg.base_url, cfg.model)
-    elif cfg.backend == "transformers":
-        from aotd.llm.hf import TransformersBackend
-
-        backend = TransformersBackend(cfg.model)
-    else:
-        raise AotdError("planner.backend must be openai or transformers for planner.kind: llm")
-    return LLMPlanner(backend)
+    return LLMPlanner(build_backend(cfg.backend, cfg.model, cfg.base_url, section="planner", cache_dir=cache_dir))
 
 
-def tool_factory(cfg: Config) -> ToolFactory:
-    """The agent's toolset is the same for every sample: built once, handed out per sample."""
+def tool_factory(cfg: Config, cache: Path | None = None) -> ToolFactory:
+    """The agent's toolset is the same for every sample: built once, handed out per sample.
+
+    With ``cache`` (a sqlite file), model outputs are kept per (model, clip pixels, arguments),
+    so a second run over the same videos skips the models.
+    """
     api = build_toolset(cfg.tools)
+    if cache is not None:
+        from aotd.tools.cache import ToolCache, cached_models
+
+        api = cached_models(api, ToolCache(cache))
 
     def make(sample: QASample, clip: Clip) -> ToolAPI:
         return api

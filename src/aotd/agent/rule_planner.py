@@ -129,8 +129,8 @@ _BY_ANCHOR_BEFORE = _ANCHOR + """\
 _PICK_OBJECT = """\
     # Common sense: of the options, only these can be {verb_past} at all.
     candidates = {candidates!r}
-    # It must be in the scene{scene_note}.
-    candidates = [name for name in candidates if exists({scene}, name)]
+    # It must be in the scene{scene_note}: detect it (the boxes show where).
+    candidates = [name for name in candidates if detect({scene}, name)]
 """
 
 _DECIDE = """\
@@ -162,8 +162,8 @@ def _interaction_t1(s: dict[str, str], names: list[str]) -> str:
 def _interaction_t2(s: dict[str, str], names: list[str]) -> str:
     return _HEAD + f"""\
     # Look where the {s['obj']} is visible, and recognise what was done to it there.
-    frames = find_object(video, {s['obj']!r})
-    clip = trim(video, frames[0], frames[-1]) if frames else video
+    frames = [box.frame for box in detect(video, {s['obj']!r})]
+    clip = trim(video, min(frames), max(frames)) if frames else video
     acts = [a for a in recognize_actions(clip, {s['obj']!r}) if a.obj == {s['obj']!r}]
     if acts:
         return choose(choices, acts[0].verb)

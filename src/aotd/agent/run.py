@@ -1,8 +1,8 @@
 """Step 2: plan a program for each question, run it in the sandbox, keep the trace.
 
-One ``TraceRecord`` per sample, appended to a JSONL file as soon as it exists, so a killed
-run loses at most the sample in flight and a restarted run skips the ids already written.
-Every failure is classified (``failure``): the planner's (``plan:<reason>``), the sandbox's
+One ``TraceRecord`` per sample; ``AgentStage`` runs them through ``aotd.runner`` (resumable,
+sharded, local workers or Ray). A record holds only what the inputs and the config determine
+(no timings), so a rerun writes the same bytes. Every failure is classified (``failure``): the planner's (``plan:<reason>``), the sandbox's
 (``sandbox:<kind>``: syntax, forbidden, runtime, timeout, memory, ...), ``bad_return`` when
 the program returns something that is not one of the choices, ``video`` when the clip cannot
 be read. A wrong but well-formed answer is not a failure: ``correct`` is False.
@@ -10,22 +10,20 @@ be read. A wrong but well-formed answer is not a failure: ``correct`` is False.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
-from tqdm import tqdm
+from pydantic import BaseModel, Field, ValidationError
 
 import aotd
 from aotd.agent.sandbox import Limits, SandboxResult, run_in_process, run_program
 from aotd.data.schema import QASample
 from aotd.data.video import FrameCache, sample_video
 from aotd.errors import AotdError
+from aotd.runner.jsonl import BadLine, numbered_jsonl
 from aotd.tools.api import ToolAPI
 from aotd.tools.clip import Clip
 
@@ -50,6 +48,7 @@ class TraceRecord(BaseModel):
     dataset: str
     split: str
     video_id: str
+    question_type: str | None = None
     question: str
     choices: list[str]
     label: str | None
@@ -62,7 +61,6 @@ class TraceRecord(BaseModel):
     error: str | None = None
     sandbox: dict[str, Any] | None = None
     frames: list[int] = Field(default_factory=list)
-    timings: dict[str, float] = Field(default_factory=dict)
     provenance: dict[str, str] = Field(default_factory=dict)
 
 
@@ -73,12 +71,16 @@ def load_clip(sample: QASample, cache: FrameCache | None = None) -> Clip:
     return Clip(sampled, sample.video.video_id)
 
 
-def run_sample(sample: QASample, planner: Planner, tools: ToolFactory, *, limits: Limits = Limits(),
-               isolate: bool = True, cache: FrameCache | None = None) -> TraceRecord:
-    """Plan, execute and judge one sample; never raises for a problem of this sample."""
-    record = TraceRecord(sample_id=sample.sample_id, dataset=sample.dataset, split=sample.split,
-                         video_id=sample.video.video_id, question=sample.question, choices=sample.choice_texts,
-                         label=sample.answer, planner=planner.name, provenance={"aotd": aotd.__version__})
+def run_sample(sample: QASample, planner: Planner, tools: ToolFactory, *, limits: Limits | None = None,
+               isolate: bool = True, cache: FrameCache | None = None,
+               timings: dict[str, float] | None = None) -> TraceRecord:
+    """Plan, execute and judge one sample; never raises for a problem of this sample.
+
+    Seconds spent loading, planning and executing go to ``timings`` when given.
+    """
+    record = new_record(sample, planner.name)
+    timings = {} if timings is None else timings
+    limits = limits or Limits()
     t0 = time.perf_counter()
     try:
         clip = load_clip(sample, cache)
@@ -89,7 +91,7 @@ def run_sample(sample: QASample, planner: Planner, tools: ToolFactory, *, limits
     t1 = time.perf_counter()
     plan = planner.plan(sample)
     t2 = time.perf_counter()
-    record.timings = {"load_s": round(t1 - t0, 4), "plan_s": round(t2 - t1, 4)}
+    timings.update(load_s=round(t1 - t0, 4), plan_s=round(t2 - t1, 4))
     record.program = plan.program or None
     if plan.error or not plan.program:
         record.failure, record.error = f"plan:{_reason(plan.error or 'empty program')}", plan.error
@@ -100,8 +102,8 @@ def run_sample(sample: QASample, planner: Planner, tools: ToolFactory, *, limits
     result: SandboxResult = runner(plan.program, tools=api.functions(),
                                    inputs={"video": clip, "question": sample.question, "choices": sample.choice_texts},
                                    limits=limits)
-    record.timings["exec_s"] = round(time.perf_counter() - t2, 4)
-    record.sandbox = result.to_dict()
+    timings.update(exec_s=round(time.perf_counter() - t2, 4), tools_s=round(sum(c.duration_s for c in result.calls), 4))
+    record.sandbox = result.model_dump(mode="json", exclude={"duration_s": True, "calls": {"__all__": {"duration_s"}}})
     if not result.ok:
         assert result.error is not None
         record.failure, record.error = f"sandbox:{result.error.kind}", result.error.message
@@ -115,47 +117,31 @@ def run_sample(sample: QASample, planner: Planner, tools: ToolFactory, *, limits
     return record
 
 
+def new_record(sample: QASample, planner: str) -> TraceRecord:
+    return TraceRecord(sample_id=sample.sample_id, dataset=sample.dataset, split=sample.split,
+                       video_id=sample.video.video_id, question_type=sample.question_type, question=sample.question,
+                       choices=sample.choice_texts, label=sample.answer, planner=planner,
+                       provenance={"aotd": aotd.__version__})
+
+
 def _reason(error: str) -> str:
     """A short, stable failure reason from a planner error message."""
     return error.split(":")[0].strip().lower().replace(" ", "_")[:40]
 
 
-def done_ids(path: Path) -> set[str]:
-    """Ids already written; a torn last line (a kill mid-write) is dropped and rewritten."""
-    if not path.exists():
-        return set()
-    ids, good = set(), 0
-    with path.open("rb") as f:
-        for line in f:
-            try:
-                ids.add(json.loads(line)["sample_id"])
-            except (ValueError, KeyError):
-                break
-            good += len(line)
-    if good != path.stat().st_size:
-        with path.open("r+b") as f:
-            f.truncate(good)
-    return ids
-
-
-def run_agent(samples: Iterable[QASample], planner: Planner, tools: ToolFactory, out: Path, *,
-              limits: Limits = Limits(), isolate: bool = True, progress: bool = True) -> dict[str, Any]:
-    """Run every sample not yet in ``out``; append records; return the summary of the whole file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    skip = done_ids(out)
-    todo = [s for s in samples if s.sample_id not in skip]
-    cache = FrameCache(max_bytes=256 * 2**20)
-    with out.open("a", encoding="utf-8") as f:
-        for sample in tqdm(todo, desc="agent", unit="q", disable=not progress):
-            record = run_sample(sample, planner, tools, limits=limits, isolate=isolate, cache=cache)
-            f.write(record.model_dump_json() + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-    return summarize(read_traces(out))
-
-
-def read_traces(path: Path) -> list[TraceRecord]:
-    return [TraceRecord.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+def read_traces(path: Path, bad: list[BadLine] | None = None) -> list[TraceRecord]:
+    """The trace records of ``path``; unreadable lines go to ``bad`` (or raise when it is None)."""
+    records = []
+    for number, raw in numbered_jsonl(path, bad):
+        try:
+            records.append(TraceRecord.model_validate(raw))
+        except ValidationError as exc:
+            where = ".".join(str(p) for p in exc.errors()[0]["loc"])
+            reason = f"sample {raw.get('sample_id')} is not a trace record: field '{where}': {exc.errors()[0]['msg']}"
+            if bad is None:
+                raise AotdError(f"{path}:{number}: {reason}") from None
+            bad.append(BadLine(path, number, reason))
+    return records
 
 
 def summarize(records: list[TraceRecord]) -> dict[str, Any]:
@@ -173,5 +159,5 @@ def summarize(records: list[TraceRecord]) -> dict[str, Any]:
 def _by_type(records: list[TraceRecord]) -> dict[str, float]:
     groups: dict[str, list[bool]] = {}
     for r in records:
-        groups.setdefault(r.sample_id.split("_")[0], []).append(bool(r.correct))
+        groups.setdefault(r.question_type or "unknown", []).append(bool(r.correct))
     return {k: round(sum(v) / len(v), 4) for k, v in sorted(groups.items())}

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from aotd.data.sampling import sample_indices
 from aotd.data.video import decode_all
+from aotd.paths import cache_dir
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.phrases import parse_action, world_actions
 from aotd.tools.types import Action, Window
@@ -42,15 +43,6 @@ VERB_NAMES = ("none", *VERBS)
 OBJECT_NAMES = tuple(name for name, cls in OBJECTS.items() if cls.actionable)
 SCALE = 4  # 192x256 frames are encoded at 48x64
 SEQ_LEN = 16  # frames per training sequence; the temporal receptive field is far shorter
-
-
-def cache_dir() -> Path:
-    """``$AOTD_CACHE``, else ``$XDG_CACHE_HOME/aotd``, else ``~/.cache/aotd``."""
-    if os.environ.get("AOTD_CACHE"):
-        return Path(os.environ["AOTD_CACHE"])
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "aotd"
-    return Path.home() / ".cache" / "aotd"
 
 
 # --- model ---------------------------------------------------------------------------------

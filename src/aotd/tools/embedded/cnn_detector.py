@@ -26,9 +26,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from aotd.data.sampling import SampledFrames
+from aotd.paths import cache_dir
+from aotd.select.detection import DETECTABLE, BoxTuple, annotated_keyframes
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.color_detector import resolve_class
-from aotd.select.detection import DETECTABLE, BoxTuple, annotated_keyframes
 from aotd.tools.types import Box
 from aotd.world.generate import WorldConfig, generate_world
 
@@ -229,14 +230,6 @@ def _fit(frames: torch.Tensor, boxes: list[dict[str, BoxTuple]], epochs: int, se
 
 
 # --------------------------------------------------------------------------- inference
-
-
-def cache_dir() -> Path:
-    """``$AOTD_CACHE``, else ``$XDG_CACHE_HOME/aotd``, else ``~/.cache/aotd``."""
-    if os.environ.get("AOTD_CACHE"):
-        return Path(os.environ["AOTD_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "aotd"
 
 
 class CNNDetector:

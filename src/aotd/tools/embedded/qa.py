@@ -13,7 +13,6 @@ step-1 reference and never a tool.
 
 from __future__ import annotations
 
-
 from aotd.tools.api import tokens
 from aotd.tools.base import ActionRecognizer, Detector
 from aotd.tools.clip import Clip

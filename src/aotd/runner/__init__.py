@@ -1,0 +1,11 @@
+"""The runner every dataset-scale stage (agent, cot) goes through: resumable, sharded, parallel.
+
+A stage turns items into JSONL records keyed by sample id. The runner skips ids already in the
+output, appends each record as one line as soon as it exists, and spreads the work over local
+processes or Ray actors; ``merge`` joins the outputs of shards run on different machines.
+"""
+
+from .core import RunReport, Shard, Stage, run_stage
+from .jsonl import JsonlError, existing_records, merge_files, read_jsonl
+
+__all__ = ["JsonlError", "RunReport", "Shard", "Stage", "existing_records", "merge_files", "read_jsonl", "run_stage"]

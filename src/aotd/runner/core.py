@@ -1,0 +1,227 @@
+"""``run_stage``: items in, one JSONL record per item out, safe to kill and start again.
+
+Guarantees: a record is appended whole and flushed as soon as its item is done (fsync every
+``sync_every_s`` and at the end), so a kill loses at most the items in flight; a restart skips
+the ids already written and cuts a torn last line, so the finished file holds each item exactly
+once, with the bytes an uninterrupted run writes (in completion order: sort to compare).
+Timings are not part of a record (they differ run to run); they go to ``<out>.timings.jsonl``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Protocol
+
+from tqdm import tqdm
+
+from aotd.errors import AotdError
+from aotd.runner.jsonl import JsonlError, existing_records
+
+Result = tuple[str, dict[str, float]]  # (record as one JSON line, timings)
+
+
+class Stage(Protocol):
+    """A step that maps one item to one record. Must be picklable: heavy state is built in
+    ``setup``, once per worker process or actor, never in ``__init__``."""
+
+    name: str
+    fingerprint: str  # the config digest every record carries as provenance["config"]
+
+    def key(self, item: Any) -> str: ...
+
+    def setup(self) -> None: ...
+
+    def process(self, item: Any) -> Result:
+        """The record for ``item``; a problem of this item is recorded in it, not raised."""
+        ...
+
+    def failed(self, item: Any, reason: str) -> str:
+        """A failure record for ``item`` when ``process`` itself broke (a bug, a dead worker)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Shard:
+    """``index`` of ``count`` disjoint parts, chosen by a hash of the sample id: the same on
+    every machine, whatever the order or the subset of items each one is given."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise AotdError(f"--shard {text!r}: expected I/N, e.g. 0/4 (shards are numbered 0..N-1)") from None
+        if count < 1 or not 0 <= index < count:
+            raise AotdError(f"--shard {text!r}: need 0 <= I < N (shards are numbered 0..N-1)")
+        return cls(index, count)
+
+    def owns(self, key: str) -> bool:
+        return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass
+class RunReport:
+    stage: str
+    items: int  # in this shard
+    already_done: int
+    written: int
+    elapsed_s: float
+    shard: str | None = None
+    truncated: bool = False  # a torn last line from an earlier kill was cut and redone
+    crashed: int = 0  # items whose processing broke outside the stage's own error handling
+    timings: dict[str, float] = field(default_factory=dict)  # mean seconds per item, this run
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, {}, False) or k == "written"}
+
+
+def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | None = None, workers: int = 1,
+              executor: str = "local", progress: bool = True, sync_every_s: float = 2.0) -> RunReport:
+    """Process every item of this shard that ``out`` does not hold yet; append the records."""
+    if workers < 1:
+        raise AotdError(f"--workers must be at least 1, got {workers}")
+    if executor not in ("local", "ray"):
+        raise AotdError(f"--executor must be local or ray, got {executor!r}")
+    start = time.perf_counter()
+    todo, seen = [], set()
+    for item in items:
+        key = stage.key(item)
+        if key in seen:
+            raise AotdError(f"sample id {key} occurs twice in the input; ids must be unique")
+        seen.add(key)
+        if shard is None or shard.owns(key):
+            todo.append(item)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    existing = existing_records(out)
+    foreign = {c: n for c, n in existing.configs.items() if c != stage.fingerprint}
+    if foreign:
+        config, n = next(iter(foreign.items()))
+        raise JsonlError(f"{out}: {n} record(s) were made with config {config or '?'}, this run is config "
+                         f"{stage.fingerprint}; write to a new --out, or delete the file to start over")
+    owned = len(todo)
+    todo = [item for item in todo if stage.key(item) not in existing.ids]
+    report = RunReport(stage=stage.name, items=owned, already_done=owned - len(todo), written=0, elapsed_s=0.0,
+                       shard=None if shard is None else str(shard), truncated=existing.truncated)
+    sums: dict[str, float] = {}
+    timings_path = out.with_name(out.name.removesuffix(".jsonl") + ".timings.jsonl")
+    with out.open("a", encoding="utf-8") as f, timings_path.open("a", encoding="utf-8") as tf, \
+            tqdm(total=len(todo), desc=stage.name, unit="q", disable=not progress) as bar:
+        last_sync = time.monotonic()
+
+        def emit(item: Any, result: Result, crashed: bool = False) -> None:
+            nonlocal last_sync
+            line, timings = result
+            f.write(line + "\n")
+            f.flush()
+            tf.write(json.dumps({"sample_id": stage.key(item), **timings}) + "\n")
+            for k, v in timings.items():
+                sums[k] = sums.get(k, 0.0) + v
+            report.written += 1
+            report.crashed += crashed
+            bar.update()
+            if time.monotonic() - last_sync >= sync_every_s:
+                os.fsync(f.fileno())
+                last_sync = time.monotonic()
+
+        if todo:
+            if executor == "ray":
+                from aotd.runner.ray_executor import run_on_ray
+
+                run_on_ray(stage, todo, workers, emit)
+            elif workers == 1:
+                _run_here(stage, todo, emit)
+            else:
+                _run_pool(stage, todo, workers, emit)
+        f.flush()
+        os.fsync(f.fileno())
+    report.elapsed_s = round(time.perf_counter() - start, 3)
+    report.timings = {k: round(v / max(1, report.written), 4) for k, v in sorted(sums.items())}
+    return report
+
+
+Emit = Callable[..., None]
+
+
+def _guarded(stage: Stage, item: Any) -> tuple[Result, bool]:
+    try:
+        return stage.process(item), False
+    except Exception as exc:  # noqa: BLE001 - a bug must not stop the run; the record says what broke
+        return (stage.failed(item, f"{type(exc).__name__}: {exc}"), {}), True
+
+
+def _run_here(stage: Stage, todo: list[Any], emit: Emit) -> None:
+    stage.setup()
+    for item in todo:
+        result, crashed = _guarded(stage, item)
+        emit(item, result, crashed)
+
+
+# --- local worker processes ------------------------------------------------------------------
+_WORKER_STAGE: Stage | None = None
+
+
+def _init_worker(stage: Stage) -> None:
+    global _WORKER_STAGE
+    _die_with_parent()
+    import torch
+
+    torch.set_num_threads(1)  # one core per worker; more threads only fight each other
+    stage.setup()
+    _WORKER_STAGE = stage
+
+
+def _work(item: Any) -> tuple[Result, bool]:
+    assert _WORKER_STAGE is not None
+    return _guarded(_WORKER_STAGE, item)
+
+
+def _run_pool(stage: Stage, todo: list[Any], workers: int, emit: Emit) -> None:
+    """Spawned processes (not forked: the parent may hold threads and torch state)."""
+    queue = iter(todo)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=_init_worker, initargs=(stage,)) as pool:
+        pending: dict[Future[tuple[Result, bool]], Any] = {}
+
+        def submit() -> None:
+            item = next(queue, None)
+            if item is not None:
+                pending[pool.submit(_work, item)] = item
+
+        for _ in range(2 * workers):
+            submit()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = pending.pop(future)
+                try:
+                    result, crashed = future.result()
+                except Exception as exc:  # the worker died (killed, out of memory)
+                    raise AotdError(f"a worker process died while on sample {stage.key(item)}: {exc}; "
+                                    "run again to resume") from exc
+                emit(item, result, crashed)
+                submit()
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when the run that started it is killed, instead of lingering."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

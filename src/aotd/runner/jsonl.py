@@ -1,0 +1,162 @@
+"""JSONL files written one record per line: resume, tolerant reading, merging.
+
+A kill can tear only the last line (records are appended whole, then flushed); that line is cut
+off and its sample redone. A bad line anywhere else is damage the runner must not paper over,
+so it stops with the file and line number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aotd.errors import AotdError
+
+
+class JsonlError(AotdError):
+    """A records file that cannot be used as it is."""
+
+
+@dataclass
+class Existing:
+    """What an output file already holds: sample ids and the config each was made with."""
+
+    ids: set[str] = field(default_factory=set)
+    configs: Counter[str] = field(default_factory=Counter)
+    truncated: bool = False  # a torn last line was cut off
+
+
+def existing_records(path: Path) -> Existing:
+    """Scan ``path`` before appending to it; cut a torn last line, refuse any other bad line."""
+    found = Existing()
+    if not path.exists():
+        return found
+    good = 0
+    with path.open("rb") as f:
+        lines = f.readlines()
+    for number, line in enumerate(lines, 1):
+        last = number == len(lines)
+        try:
+            record = json.loads(line)
+            sample_id = record["sample_id"]
+        except (ValueError, KeyError, TypeError):
+            if last:
+                break
+            raise JsonlError(f"{path}:{number}: not a record (no JSON object with a sample_id); "
+                             "delete the line or the file and run again") from None
+        if last and not line.endswith(b"\n"):
+            break  # complete JSON but the kill came before the newline: redo it to be safe
+        if sample_id in found.ids:
+            raise JsonlError(f"{path}:{number}: sample {sample_id} appears twice; run `aotd merge` to deduplicate")
+        found.ids.add(sample_id)
+        found.configs[str((record.get("provenance") or {}).get("config", ""))] += 1
+        good += len(line)
+    if good != path.stat().st_size:
+        with path.open("r+b") as f:
+            f.truncate(good)
+        found.truncated = True
+    return found
+
+
+@dataclass
+class BadLine:
+    path: Path
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+def read_jsonl(path: Path, bad: list[BadLine] | None = None) -> Iterator[dict[str, Any]]:
+    """The records of a JSONL input file; unreadable lines go to ``bad`` (or raise if it is None)."""
+    for _, record in numbered_jsonl(path, bad):
+        yield record
+
+
+def numbered_jsonl(path: Path, bad: list[BadLine] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each readable line, so later checks can name the line."""
+    if not path.is_file():
+        raise JsonlError(f"{path}: records file not found")
+    with path.open("r", encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                reason = None if isinstance(record, dict) and isinstance(record.get("sample_id"), str) \
+                    else "not a record (no sample_id)"
+            except ValueError:
+                reason = "truncated or malformed JSON"
+            if reason is not None:
+                if bad is None:
+                    raise JsonlError(f"{path}:{number}: {reason}") from None
+                bad.append(BadLine(path, number, reason))
+                continue
+            yield number, record
+
+
+def write_lines_atomic(path: Path, lines: Iterable[str]) -> None:
+    """Write ``lines`` to ``path`` through a temporary file and a rename: all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write(line.rstrip("\n") + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def merge_files(inputs: list[Path], out: Path) -> dict[str, int]:
+    """Join shard outputs into one file sorted by sample id.
+
+    Identical duplicates (the same shard merged twice) collapse; two different records for one
+    sample, or records made with different configs, are refused rather than silently chosen.
+    """
+    if not inputs:
+        raise JsonlError("merge needs at least one input file")
+    if out.resolve() in {p.resolve() for p in inputs}:
+        raise JsonlError(f"{out}: the merged file must not be one of the inputs")
+    records: dict[str, str] = {}
+    canonical: dict[str, str] = {}
+    first: tuple[str, Path] | None = None
+    duplicates = 0
+    for path in inputs:
+        if not path.is_file():
+            raise JsonlError(f"{path}: records file not found")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                sample_id = record["sample_id"]
+            except (ValueError, KeyError, TypeError):
+                if number == len(lines):
+                    continue  # a torn last line: that shard's run redoes it when resumed
+                raise JsonlError(f"{path}:{number}: not a record; fix or delete the line") from None
+            config = str((record.get("provenance") or {}).get("config", ""))
+            first = first or (config, path)
+            if config != first[0]:
+                raise JsonlError(f"{path}:{number}: made with config {config or '?'}, but {first[1]} holds "
+                                 f"records of config {first[0] or '?'}; merge only the shards of one run")
+            text = json.dumps(record, sort_keys=True, ensure_ascii=False)
+            if sample_id in records:
+                if canonical[sample_id] != text:
+                    raise JsonlError(f"{path}:{number}: sample {sample_id} has a different record in another input")
+                duplicates += 1
+                continue
+            records[sample_id], canonical[sample_id] = line, text
+    write_lines_atomic(out, (records[k] for k in sorted(records)))
+    return {"records": len(records), "duplicates": duplicates, "inputs": len(inputs)}

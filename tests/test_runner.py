@@ -1,0 +1,162 @@
+"""The runner: sharding, resume after a torn write, parallel workers, Ray, merge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aotd.errors import AotdError
+from aotd.runner import Shard, existing_records, merge_files, run_stage
+from aotd.runner.jsonl import JsonlError, read_jsonl
+
+
+class ToyStage:
+    """Squares a number; 13 raises (a bug in a stage must not stop the run)."""
+
+    name = "toy"
+
+    def __init__(self, fingerprint: str = "cfg1") -> None:
+        self.fingerprint = fingerprint
+        self.ready = False
+
+    def key(self, item: int) -> str:
+        return f"s{item:04d}"
+
+    def setup(self) -> None:
+        self.ready = True
+
+    def process(self, item: int) -> tuple[str, dict[str, float]]:
+        assert self.ready
+        if item == 13:
+            raise ValueError("unlucky")
+        return self._line(item, item * item), {"toy_s": 0.001}
+
+    def failed(self, item: int, reason: str) -> str:
+        return self._line(item, None, reason)
+
+    def _line(self, item: int, value: int | None, error: str | None = None) -> str:
+        return json.dumps({"sample_id": self.key(item), "value": value, "error": error,
+                           "provenance": {"config": self.fingerprint}})
+
+
+def _sorted_lines(path: Path) -> list[str]:
+    return sorted(path.read_text().splitlines())
+
+
+def test_shard_parse_and_partition() -> None:
+    assert Shard.parse("1/4") == Shard(1, 4)
+    for bad in ("4/4", "-1/2", "a/b", "1", "0/0"):
+        with pytest.raises(AotdError, match="--shard"):
+            Shard.parse(bad)
+    keys = [f"q{i}" for i in range(500)]
+    parts = [{k for k in keys if Shard(i, 3).owns(k)} for i in range(3)]
+    assert set().union(*parts) == set(keys) and sum(map(len, parts)) == len(keys)
+    assert all(len(p) > 100 for p in parts)
+
+
+def test_run_writes_each_item_once_and_records_a_crash(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    report = run_stage(ToyStage(), range(20), out, progress=False)
+    assert report.written == 20 and report.crashed == 1
+    records = {r["sample_id"]: r for r in read_jsonl(out)}
+    assert records["s0003"]["value"] == 9 and "ValueError: unlucky" in records["s0013"]["error"]
+    timings = (tmp_path / "out.timings.jsonl").read_text().splitlines()
+    assert len(timings) == 20 and report.timings["toy_s"] > 0
+    again = run_stage(ToyStage(), range(25), out, progress=False)
+    assert (again.already_done, again.written) == (20, 5) and len(out.read_text().splitlines()) == 25
+
+
+def test_torn_last_line_is_cut_and_redone(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    run_stage(ToyStage(), range(10), out, progress=False)
+    full = _sorted_lines(out)
+    data = out.read_bytes()
+    out.write_bytes(data[: len(data) - 7])  # a kill in the middle of the last record
+    found = existing_records(out)
+    assert found.truncated and len(found.ids) == 9 and out.read_bytes().endswith(b"\n")
+    report = run_stage(ToyStage(), range(10), out, progress=False)
+    assert report.written == 1 and _sorted_lines(out) == full
+
+
+def test_damage_before_the_last_line_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    run_stage(ToyStage(), range(5), out, progress=False)
+    lines = out.read_text().splitlines()
+    lines[2] = lines[2][:10]
+    out.write_text("\n".join(lines) + "\n")
+    with pytest.raises(JsonlError, match=r"out.jsonl:3: not a record"):
+        run_stage(ToyStage(), range(5), out, progress=False)
+
+
+def test_output_of_another_config_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    run_stage(ToyStage("cfg1"), range(3), out, progress=False)
+    with pytest.raises(JsonlError, match="made with config cfg1, this run is config cfg2"):
+        run_stage(ToyStage("cfg2"), range(3), out, progress=False)
+
+
+def test_duplicate_input_ids_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(AotdError, match="occurs twice"):
+        run_stage(ToyStage(), [1, 2, 1], tmp_path / "out.jsonl", progress=False)
+
+
+def test_two_workers_write_what_one_writes(tmp_path: Path) -> None:
+    run_stage(ToyStage(), range(30), tmp_path / "one.jsonl", progress=False)
+    report = run_stage(ToyStage(), range(30), tmp_path / "two.jsonl", workers=2, progress=False)
+    assert report.written == 30 and report.crashed == 1
+    assert _sorted_lines(tmp_path / "one.jsonl") == _sorted_lines(tmp_path / "two.jsonl")
+
+
+def test_shards_merge_into_the_unsharded_output(tmp_path: Path) -> None:
+    run_stage(ToyStage(), range(40), tmp_path / "all.jsonl", progress=False)
+    shards = []
+    for i in range(3):
+        shards.append(tmp_path / f"part{i}.jsonl")
+        run_stage(ToyStage(), range(40), shards[-1], shard=Shard(i, 3), progress=False)
+    stats = merge_files([*shards, shards[0]], tmp_path / "merged.jsonl")  # one shard twice: collapses
+    assert stats == {"records": 40, "duplicates": len(shards[0].read_text().splitlines()), "inputs": 4}
+    merged = (tmp_path / "merged.jsonl").read_text().splitlines()
+    assert merged == _sorted_lines(tmp_path / "all.jsonl")
+
+
+def test_merge_refuses_conflicts_and_mixed_configs(tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "c.jsonl"
+    run_stage(ToyStage(), range(3), a, progress=False)
+    b.write_text(json.dumps({"sample_id": "s0001", "value": 99, "provenance": {"config": "cfg1"}}) + "\n")
+    with pytest.raises(JsonlError, match="s0001 has a different record"):
+        merge_files([a, b], tmp_path / "m.jsonl")
+    run_stage(ToyStage("other"), range(5, 6), c, progress=False)
+    with pytest.raises(JsonlError, match="merge only the shards of one run"):
+        merge_files([a, c], tmp_path / "m.jsonl")
+    with pytest.raises(JsonlError, match="must not be one of the inputs"):
+        merge_files([a], a)
+    assert not (tmp_path / "m.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_ray_executor_writes_what_local_writes(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    run_stage(ToyStage(), range(24), tmp_path / "local.jsonl", progress=False)
+    # Ray's workers must import this test module to rebuild ToyStage
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parent)}})
+    try:
+        report = run_stage(ToyStage(), range(24), tmp_path / "ray.jsonl", workers=2, executor="ray", progress=False)
+    finally:
+        ray.shutdown()
+    assert report.written == 24 and report.crashed == 1
+    assert _sorted_lines(tmp_path / "local.jsonl") == _sorted_lines(tmp_path / "ray.jsonl")
+
+
+@pytest.mark.slow
+def test_ray_stage_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:  # the workers cannot import this module: setup fails everywhere
+        with pytest.raises(AotdError, match="Ray workers could not set up the toy stage"):
+            run_stage(ToyStage(), range(4), tmp_path / "ray.jsonl", workers=1, executor="ray", progress=False)
+    finally:
+        ray.shutdown()
+    assert (tmp_path / "ray.jsonl").read_text() == ""
