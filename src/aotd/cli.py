@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -61,7 +61,7 @@ def world_generate(
 def world_preview(
     data: Annotated[Path, typer.Option(help="a generated world")],
     out: Annotated[Path, typer.Option(help="PNG to write")] = Path("world.png"),
-    question_id: Annotated[Optional[str], typer.Option("--id", help="question to show (default: the first)")] = None,
+    question_id: Annotated[str | None, typer.Option("--id", help="question to show (default: the first)")] = None,
     frames: Annotated[int, typer.Option(help="sampled frames to show")] = 6,
 ) -> None:
     """Draw a question's sampled frames with their annotated boxes and actions."""
@@ -75,9 +75,9 @@ def world_preview(
 def data_stats(
     path: Annotated[Path, typer.Argument(help="annotation file or folder")],
     fmt: Annotated[str, typer.Option("--format", help="star | nextqa | nextqa-oe | agqa | anetqa | jsonl")],
-    split: Annotated[Optional[str], typer.Option(help="keep one split")] = None,
-    classes: Annotated[Optional[Path], typer.Option(help="STAR class-file folder")] = None,
-    video_root: Annotated[Optional[Path], typer.Option(help="folder holding the videos")] = None,
+    split: Annotated[str | None, typer.Option(help="keep one split")] = None,
+    classes: Annotated[Path | None, typer.Option(help="STAR class-file folder")] = None,
+    video_root: Annotated[Path | None, typer.Option(help="folder holding the videos")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Load and validate a dataset; print counts by split and question type."""
@@ -93,7 +93,7 @@ def data_stats(
 def data_program(
     path: Annotated[Path, typer.Argument(help="STAR annotation file or folder")],
     question_id: Annotated[str, typer.Option("--id", help="question_id to run")],
-    classes: Annotated[Optional[Path], typer.Option(help="STAR class-file folder (default: found beside the file)")] = None,
+    classes: Annotated[Path | None, typer.Option(help="STAR class-file folder (default: found beside the file)")] = None,
 ) -> None:
     """Execute a STAR question_program on its situations and judge every choice."""
     from aotd.data.loaders import load_dataset
@@ -130,9 +130,9 @@ def _short(value: object, limit: int = 90) -> str:
 @app.command("select")
 def select(
     data: Annotated[Path, typer.Option(help="a STAR-format dataset with annotations (e.g. a generated world)")],
-    config: Annotated[Optional[Path], typer.Option(help="run config whose tools are to be chosen")] = None,
+    config: Annotated[Path | None, typer.Option(help="run config whose tools are to be chosen")] = None,
     split: Annotated[str, typer.Option(help="split to score on (the paper uses STAR train)")] = "train",
-    limit: Annotated[Optional[int], typer.Option(help="first N questions (and their videos) only")] = None,
+    limit: Annotated[int | None, typer.Option(help="first N questions (and their videos) only")] = None,
     out: Annotated[Path, typer.Option(help="folder for table1.{json,md} and the chosen config.yaml")] = Path("select"),
 ) -> None:
     """Step 1: score every candidate per sub-task (paper Table 1) and write the chosen toolset."""
@@ -158,24 +158,42 @@ def tools_doc() -> None:
     typer.echo(documentation())
 
 
+def _runner_options(shard: str | None, workers: int, executor: str, cache: Path | None, no_cache: bool):
+    from aotd.paths import cache_dir
+    from aotd.runner import Shard
+
+    return (None if shard is None else Shard.parse(shard), workers, executor,
+            None if no_cache else (cache or cache_dir() / "runs"))
+
+
+ShardOpt = Annotated[str | None, typer.Option(help="run only part I of N (0-based, e.g. 0/4); join with aotd merge")]
+WorkersOpt = Annotated[int, typer.Option(help="worker processes (or Ray actors) in parallel")]
+ExecutorOpt = Annotated[str, typer.Option(help="local | ray (RAY_ADDRESS, or a local Ray cluster)")]
+CacheOpt = Annotated[Path | None, typer.Option(help="cache of tool outputs and LLM replies (default: $AOTD_CACHE/runs)")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="do not read or write the cache")]
+
+
 @agent_app.callback()
 def agent(
     ctx: typer.Context,
-    config: Annotated[Optional[Path], typer.Option(help="run config (default: configs/embedded.yaml values)")] = None,
-    data: Annotated[Optional[Path], typer.Option(help="dataset folder or file (STAR format)")] = None,
+    config: Annotated[Path | None, typer.Option(help="run config (default: configs/embedded.yaml values)")] = None,
+    data: Annotated[Path | None, typer.Option(help="dataset folder or file (STAR format)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="dataset format")] = "star",
     split: Annotated[str, typer.Option(help="split to answer")] = "train",
-    limit: Annotated[Optional[int], typer.Option(help="first N questions only")] = None,
+    limit: Annotated[int | None, typer.Option(help="first N questions only")] = None,
     out: Annotated[Path, typer.Option(help="trace records (JSONL, appended; reruns resume)")] = Path("traces.jsonl"),
+    shard: ShardOpt = None,
+    workers: WorkersOpt = 1,
+    executor: ExecutorOpt = "local",
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Plan and execute every question of a split; print accuracy and failures by reason."""
     if ctx.invoked_subcommand is not None:
         return
     if data is None:
         raise AotdError("aotd agent needs --data DIR (or a subcommand: aotd agent exec ...)")
-    from aotd.agent.build import build_planner, tool_factory
-    from aotd.agent.run import run_agent
-    from aotd.agent.sandbox import Limits
+    from aotd.agent.stage import AgentStage, run_agent
     from aotd.config import load_config
     from aotd.data.loaders import load_dataset
 
@@ -185,10 +203,10 @@ def agent(
     if not samples:
         raise AotdError(f"{data}: split {split!r} has no questions (splits: {', '.join(ds.splits())})")
     samples = samples[:limit] if limit else samples
-    limits = Limits(timeout_s=cfg.sandbox.timeout_s, memory_mb=cfg.sandbox.memory_mb)
-    summary = run_agent(samples, build_planner(cfg.planner), tool_factory(cfg), out,
-                        limits=limits, isolate=cfg.sandbox.isolate)
-    typer.echo(json.dumps(summary, indent=2))
+    part, workers, executor, cache_path = _runner_options(shard, workers, executor, cache, no_cache)
+    report, summary = run_agent(samples, AgentStage(cfg, cache_dir=cache_path), out, shard=part, workers=workers,
+                                executor=executor)
+    typer.echo(json.dumps({"run": report.to_dict(), **summary}, indent=2))
 
 
 @agent_app.command("exec")
@@ -197,18 +215,18 @@ def agent_exec(
     video: Annotated[Path, typer.Option(help="video file")],
     question: Annotated[str, typer.Option(help="the question")],
     choices_flag: Annotated[bool, typer.Option("--choices", help="the options follow: --choices A B C D")] = False,
-    choices: Annotated[Optional[list[str]], typer.Argument(help="the options", show_default=False)] = None,
-    config: Annotated[Optional[Path], typer.Option(help="run config")] = None,
-    start: Annotated[Optional[float], typer.Option(help="window start, seconds")] = None,
-    end: Annotated[Optional[float], typer.Option(help="window end, seconds")] = None,
+    choices: Annotated[list[str] | None, typer.Argument(help="the options", show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option(help="run config")] = None,
+    start: Annotated[float | None, typer.Option(help="window start, seconds")] = None,
+    end: Annotated[float | None, typer.Option(help="window end, seconds")] = None,
 ) -> None:
     """Run one program on one video in the sandbox and print its trace as JSON."""
     from aotd.agent.build import tool_factory
     from aotd.agent.sandbox import Limits, run_in_process, run_program
     from aotd.config import load_config
     from aotd.data.schema import Choice, QASample, VideoInfo
-    from aotd.tools.clip import Clip
     from aotd.data.video import sample_video
+    from aotd.tools.clip import Clip
 
     if not program.is_file():
         raise AotdError(f"{program}: program file not found")
@@ -228,6 +246,57 @@ def agent_exec(
         raise typer.Exit(1)
 
 
+@app.command("cot")
+def cot(
+    traces: Annotated[Path, typer.Option(help="step-2 trace records (JSONL)")],
+    config: Annotated[Path | None, typer.Option(help="the run config the traces were made with")] = None,
+    out: Annotated[Path, typer.Option(help="CoT records (JSONL, appended; reruns resume)")] = Path("cots.jsonl"),
+    shard: ShardOpt = None,
+    workers: WorkersOpt = 1,
+    executor: ExecutorOpt = "local",
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Step 3: convert traces to rationales, verify them in two stages, print Table 2."""
+    from aotd.config import load_config
+    from aotd.cot.stage import run_cot
+    from aotd.cot.stats import markdown
+
+    part, workers, executor, cache_path = _runner_options(shard, workers, executor, cache, no_cache)
+    report, table, bad = run_cot(traces, load_config(config), out, cache_dir=cache_path, shard=part, workers=workers,
+                                 executor=executor)
+    for line in bad:
+        typer.echo(f"warning: skipped {line}", err=True)
+    typer.echo(json.dumps({"run": report.to_dict(), "skipped_lines": len(bad)}, indent=2))
+    typer.echo("\nStep 3 (Table 2):\n" + markdown(table))
+
+
+@app.command("merge")
+def merge(
+    inputs: Annotated[list[Path], typer.Argument(help="the shards' record files")],
+    out: Annotated[Path, typer.Option(help="merged records, sorted by sample id")],
+) -> None:
+    """Join the outputs of `--shard I/N` runs into one file (same config only; duplicates collapse)."""
+    from aotd.runner import merge_files
+
+    typer.echo(json.dumps(merge_files(inputs, out)))
+
+
+@app.command("view")
+def view(
+    records: Annotated[Path, typer.Option(help="CoT or trace records (JSONL)")],
+    data: Annotated[Path | None, typer.Option(help="the dataset, for the frames")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="dataset format")] = "star",
+    video_root: Annotated[Path | None, typer.Option(help="folder holding the videos")] = None,
+    out: Annotated[Path, typer.Option(help="folder for the static site")] = Path("site"),
+    limit: Annotated[int | None, typer.Option(help="first N records only")] = None,
+) -> None:
+    """Write static HTML pages (frames with boxes, timeline, program, rationale, verdicts) and an index."""
+    from aotd.view import write_site
+
+    typer.echo(f"open {write_site(records, out, data=data, fmt=fmt, video_root=video_root, limit=limit)}")
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option(help="folder for everything the demo writes")] = Path("runs/demo"),
@@ -236,17 +305,20 @@ def demo(
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option()] = 2,
 ) -> None:
-    """Run the pipeline end to end on the embedded world (so far: world, step 1, step 2).
+    """Run the pipeline end to end on the embedded world (so far: world, steps 1-3, the viewer).
 
-    Each stage is skipped when its output already exists, so a rerun continues where it stopped.
+    Each stage resumes from its output, so a rerun continues where it stopped.
     """
-    from aotd.agent.build import build_planner, tool_factory
-    from aotd.agent.run import run_agent
-    from aotd.agent.sandbox import Limits
+    from aotd.agent.build import build_planner
+    from aotd.agent.stage import AgentStage, run_agent
     from aotd.config import PlannerConfig, load_config
+    from aotd.cot.stage import run_cot
+    from aotd.cot.stats import markdown
     from aotd.data.loaders import load_dataset
     from aotd.data.stats import format_summary, summarize
+    from aotd.paths import cache_dir
     from aotd.select import run_selection, write_outputs
+    from aotd.view import write_site
     from aotd.world.generate import WorldConfig, generate_world
     from aotd.world.preview import preview
 
@@ -264,11 +336,13 @@ def demo(
         write_outputs(rows, chosen, out / "select")
     typer.echo("\nStep 1 (Table 1):\n" + (out / "select" / "table1.md").read_text())
     cfg = load_config(selected)
+    cache = cache_dir() / "runs"
     samples = ds.by_split("train")[:questions]
-    summary = run_agent(samples, build_planner(cfg.planner), tool_factory(cfg), out / "traces.jsonl",
-                        limits=Limits(timeout_s=cfg.sandbox.timeout_s, memory_mb=cfg.sandbox.memory_mb),
-                        isolate=cfg.sandbox.isolate)
-    typer.echo("Step 2 (agent on train):\n" + json.dumps(summary, indent=2))
+    report, summary = run_agent(samples, AgentStage(cfg, cache_dir=cache), out / "traces.jsonl", workers=workers)
+    typer.echo("Step 2 (agent on train):\n" + json.dumps({"run": report.to_dict(), **summary}, indent=2))
+    report, table, _ = run_cot(out / "traces.jsonl", cfg, out / "cots.jsonl", cache_dir=cache)
+    typer.echo("\nStep 3 (Table 2):\n" + markdown(table))
+    typer.echo(f"\nviewer: {write_site(out / 'cots.jsonl', out / 'site', data=world, limit=40)}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,6 +37,20 @@ class PlannerConfig(_Section):
     max_tokens: int = 768
 
 
+class CotConfig(_Section):
+    """Step 3: who writes rationales, who judges them, and the LLM both use when asked."""
+
+    converter: Literal["rules", "llm"] = "rules"
+    judge: Literal["rules", "llm"] = "rules"  # stage (ii)
+    answer_judge: Literal["normalized", "llm"] = "normalized"  # stage (i), open-ended questions only
+    judge_all: bool = False  # also judge rationales whose answer is wrong (for filtering ablations)
+    backend: Literal["openai", "transformers"] | None = None
+    model: str | None = None
+    base_url: str | None = None
+    temperature: float = 0.0
+    max_tokens: int = 1024  # a rationale keeps every box: 32 boxes alone are ~500 tokens
+
+
 class SandboxConfig(_Section):
     timeout_s: float = Field(20.0, gt=0)
     memory_mb: int = Field(1024, gt=64)
@@ -47,10 +61,21 @@ class Config(_Section):
     tools: ToolChoice = ToolChoice()
     planner: PlannerConfig = PlannerConfig()
     sandbox: SandboxConfig = SandboxConfig()
+    cot: CotConfig = CotConfig()
 
-    def digest(self) -> str:
-        """Short hash recorded in every record, so outputs of different configs are told apart."""
-        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:12]
+    def digest(self, *sections: str) -> str:
+        """Short hash recorded in every record, so outputs of different configs are told apart.
+
+        ``sections`` limits it to what a stage depends on: traces hash ``AGENT_SECTIONS``, so
+        changing the step-3 judge does not make existing traces look foreign.
+        """
+        data = self.model_dump()
+        if sections:
+            data = {k: data[k] for k in sections}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+AGENT_SECTIONS = ("tools", "planner", "sandbox")
 
 
 def load_config(path: str | Path | None) -> Config:
