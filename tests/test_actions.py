@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from aotd.data.sampling import SampledFrames, sample_indices
-from aotd.tools.clip import Clip
 from aotd.select.actions import evaluate_grounding, evaluate_recognition
+from aotd.tools.clip import Clip
 from aotd.tools.embedded.clip_classifier import ClipClassifier, train_clip_classifier
 from aotd.tools.embedded.motion import MotionRecognizer
 from aotd.tools.embedded.phrases import action_text, parse_action, world_actions

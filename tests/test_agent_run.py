@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aotd.agent.run import read_traces, run_sample, summarize
-from aotd.agent.stage import AgentStage, run_agent
 from aotd.agent.sandbox import Limits
+from aotd.agent.stage import AgentStage, run_agent
 from aotd.config import Config, SandboxConfig
 from aotd.data.loaders import load_dataset
 from aotd.data.star_classes import StarClasses

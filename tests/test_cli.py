@@ -72,3 +72,29 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_cot_shards_merge_and_view(world_dir: Path, world_traces: Path, tmp_path: Path, capsys) -> None:
+    from conftest import cheap_config
+
+    from aotd.config import save_config
+
+    config = tmp_path / "cfg.yaml"
+    save_config(cheap_config(), config)
+    base = ["cot", "--traces", str(world_traces), "--config", str(config), "--no-cache"]
+    code, out, _ = run([*base, "--out", str(tmp_path / "all.jsonl")], capsys)
+    assert code == 0 and "Step 3 (Table 2):" in out and "| star | all |" in out
+    for i in range(2):
+        code, _, _ = run([*base, "--shard", f"{i}/2", "--out", str(tmp_path / f"part{i}.jsonl")], capsys)
+        assert code == 0
+    code, out, _ = run(["merge", str(tmp_path / "part0.jsonl"), str(tmp_path / "part1.jsonl"),
+                        "--out", str(tmp_path / "merged.jsonl")], capsys)
+    assert code == 0 and json.loads(out)["records"] == len(world_traces.read_text().splitlines())
+    assert (tmp_path / "merged.jsonl").read_text().splitlines() == sorted((tmp_path / "all.jsonl").read_text().splitlines())
+    code, out, _ = run(["view", "--records", str(tmp_path / "merged.jsonl"), "--data", str(world_dir),
+                        "--out", str(tmp_path / "site"), "--limit", "3"], capsys)
+    assert code == 0 and (tmp_path / "site" / "index.html").is_file()
+    code, _, err = run(["cot", "--traces", str(world_traces), "--out", str(tmp_path / "x.jsonl"), "--no-cache"], capsys)
+    assert code == 2 and "pass the config `aotd agent` ran with" in err  # the default config is not the traces'
+    code, _, err = run([*base, "--shard", "2/2", "--out", str(tmp_path / "y.jsonl")], capsys)
+    assert code == 2 and "--shard '2/2'" in err

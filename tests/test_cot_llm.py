@@ -10,7 +10,7 @@ import pytest
 from conftest import cheap_config
 from fake_llm import FakeServer, running_server
 
-from aotd.agent.run import TraceRecord
+from aotd.agent.run import TraceRecord, read_traces
 from aotd.cot.llm import (
     LLMAnswerJudge,
     LLMConverter,
@@ -306,3 +306,25 @@ def test_llm_rationales_pass_through_build_cot(server: FakeServer, traces: dict[
     assert record.converter == "llm:tiny-model" and record.rationale.endswith(str(trace.prediction))
     assert record.answer.passed and record.quality.passed and record.kept and record.quality.reply == "Yes"
     assert record.failure is None and len(server.requests) == 2
+
+
+def test_cot_stage_with_an_llm_records_each_outcome(server: FakeServer, world_traces: Path, tmp_path: Path) -> None:
+    """The configured LLM converts and judges; a server that keeps failing fails only its sample."""
+    from aotd.config import CotConfig
+    from aotd.cot.stage import read_cots, run_cot
+
+    traces = [t for t in read_traces(world_traces) if t.correct][:2]
+    subset = tmp_path / "traces.jsonl"
+    subset.write_text("".join(t.model_dump_json() + "\n" for t in traces))
+    cfg = cheap_config().model_copy(update={"cot": CotConfig(
+        converter="llm", judge="llm", backend="openai", model="tiny-model", base_url=server.url,
+        timeout_s=2, max_retries=1)})
+    rationale = f"First, I look at frames 0 to 31. Then, I check [1, 2, 3, 4] in frame 5. So the answer is: {traces[0].prediction}"
+    server.script = [f"reply:{rationale}", "reply:**Yes**", "500", "500"]
+    report, table, _ = run_cot(subset, cfg, tmp_path / "cots.jsonl", cache_dir=tmp_path / "cache", progress=False)
+    good, bad = read_cots(tmp_path / "cots.jsonl")
+    assert good.converter == "llm:tiny-model" and good.rationale == rationale and good.quality.passed and good.kept
+    assert good.quality.method == "llm:tiny-model" and good.provenance["llm"] == "tiny-model"
+    assert bad.failure == "convert:llm_error" and bad.rationale is None and not bad.kept
+    assert report.written == 2 and table["rejections"] == {"convert:llm_error": 1}
+    assert len(server.requests) == 4  # one conversion, one judgement, one request and one retry

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from aotd.data.sampling import SampledFrames
+from aotd.select.detection import DETECTABLE, annotated_keyframes, evaluate_detector
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.cnn_detector import MODEL_FILE, CNNDetector, train_cnn_detector
 from aotd.tools.embedded.color_detector import ColorDetector, resolve_class
-from aotd.select.detection import DETECTABLE, annotated_keyframes, evaluate_detector
 from aotd.tools.types import Box
 from aotd.world.generate import WorldConfig, generate_world
 from aotd.world.render import Noise, Renderer

@@ -49,6 +49,8 @@ class CotConfig(_Section):
     base_url: str | None = None
     temperature: float = 0.0
     max_tokens: int = 1024  # a rationale keeps every box: 32 boxes alone are ~500 tokens
+    timeout_s: float = Field(120.0, gt=0)  # per request; then bounded retries with backoff
+    max_retries: int = Field(3, ge=0)
 
 
 class SandboxConfig(_Section):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aotd.agent.run import ToolFactory
 from aotd.config import Config, PlannerConfig
 from aotd.data.schema import QASample
 from aotd.tools.api import ToolAPI
@@ -28,19 +27,30 @@ def build_planner(cfg: PlannerConfig, cache_dir: Path | None = None):  # -> Plan
     return LLMPlanner(build_backend(cfg.backend, cfg.model, cfg.base_url, section="planner", cache_dir=cache_dir))
 
 
-def tool_factory(cfg: Config, cache: Path | None = None) -> ToolFactory:
-    """The agent's toolset is the same for every sample: built once, handed out per sample.
+class SharedToolset:
+    """The agent's toolset is the same for every sample: built once, handed out per sample."""
 
-    With ``cache`` (a sqlite file), model outputs are kept per (model, clip pixels, arguments),
-    so a second run over the same videos skips the models.
-    """
+    def __init__(self, api: ToolAPI) -> None:
+        self.api = api
+
+    def __call__(self, sample: QASample, clip: Clip) -> ToolAPI:
+        return self.api
+
+    def versions(self) -> str:
+        """"detection=cnn@<weights hash>,...": which build of each model made a trace."""
+        from aotd.tools.cache import model_version
+
+        models = {"detection": self.api.detector, "grounding": self.api.grounder,
+                  "recognition": self.api.recognizer, "qa": self.api.qa}
+        return ",".join(f"{k}={getattr(m, 'name', '?')}@{model_version(m)}" for k, m in models.items())
+
+
+def tool_factory(cfg: Config, cache: Path | None = None) -> SharedToolset:
+    """The configured toolset. With ``cache`` (a sqlite file), model outputs are kept per
+    (model, clip pixels, arguments), so a second run over the same videos skips the models."""
     api = build_toolset(cfg.tools)
     if cache is not None:
         from aotd.tools.cache import ToolCache, cached_models
 
         api = cached_models(api, ToolCache(cache))
-
-    def make(sample: QASample, clip: Clip) -> ToolAPI:
-        return api
-
-    return make
+    return SharedToolset(api)

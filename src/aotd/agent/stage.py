@@ -34,6 +34,7 @@ class AgentStage:
         self.cfg, self.cache_dir = cfg, cache_dir
         self.fingerprint = cfg.digest(*AGENT_SECTIONS)
         self._planner, self._tools, self._frames = planner, tools, None
+        self._tool_versions: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         if self._planner is not None or self._tools is not None:
@@ -51,6 +52,8 @@ class AgentStage:
         if self._tools is None:
             self._tools = tool_factory(self.cfg, None if self.cache_dir is None else self.cache_dir / "tools.sqlite")
         self._frames = FrameCache(max_bytes=256 * 2**20)
+        versions = getattr(self._tools, "versions", None)
+        self._tool_versions = versions() if callable(versions) else None
 
     @property
     def limits(self) -> Limits:
@@ -72,6 +75,7 @@ class AgentStage:
     def _finish(self, record: TraceRecord) -> TraceRecord:
         planner = self.cfg.planner
         record.provenance = {"aotd": aotd.__version__, "config": self.fingerprint, "stage": self.name,
+                             **({"tools": self._tool_versions} if self._tool_versions else {}),
                              **({"planner_model": planner.model} if planner.kind == "llm" and planner.model else {})}
         return record
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aotd.errors import AotdError
 from aotd.llm.base import CachedBackend, LLMBackend, ReplyCache
 
 
 def build_backend(backend: str | None, model: str | None, base_url: str | None, *, section: str,
-                  cache_dir: Path | None = None) -> LLMBackend:
+                  cache_dir: Path | None = None, **http: Any) -> LLMBackend:
     """The backend a config section names; replies cached under ``cache_dir`` when given.
 
-    ``section`` ("planner", "cot") only makes the error messages point at the right keys.
+    ``section`` ("planner", "cot") only makes the error messages point at the right keys;
+    ``http`` (``timeout_s``, ``max_retries``) goes to the OpenAI-compatible client.
     """
     if not model:
         raise AotdError(f"{section}.model is required when {section} uses an LLM")
@@ -22,7 +24,7 @@ def build_backend(backend: str | None, model: str | None, base_url: str | None, 
 
         if not base_url:
             raise AotdError(f"{section}.base_url is required for {section}.backend: openai")
-        built = OpenAICompatibleBackend(base_url, model)
+        built = OpenAICompatibleBackend(base_url, model, **http)
     elif backend == "transformers":
         from aotd.llm.hf import TransformersBackend
 

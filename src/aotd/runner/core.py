@@ -101,7 +101,7 @@ def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | N
     for item in items:
         key = stage.key(item)
         if key in seen:
-            raise AotdError(f"sample id {key} occurs twice in the input; ids must be unique")
+            raise AotdError(f"sample id {key} occurs twice in the input; ids must be unique (join shard outputs with `aotd merge`)")
         seen.add(key)
         if shard is None or shard.owns(key):
             todo.append(item)

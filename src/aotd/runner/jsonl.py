@@ -33,30 +33,35 @@ class Existing:
 
 
 def existing_records(path: Path) -> Existing:
-    """Scan ``path`` before appending to it; cut a torn last line, refuse any other bad line."""
+    """Scan ``path`` before appending to it; cut a torn last line, refuse any other bad line.
+
+    Streams the file (outputs of 160K samples do not fit comfortably in memory twice).
+    """
     found = Existing()
     if not path.exists():
         return found
     good = 0
     with path.open("rb") as f:
-        lines = f.readlines()
-    for number, line in enumerate(lines, 1):
-        last = number == len(lines)
-        try:
-            record = json.loads(line)
-            sample_id = record["sample_id"]
-        except (ValueError, KeyError, TypeError):
-            if last:
-                break
-            raise JsonlError(f"{path}:{number}: not a record (no JSON object with a sample_id); "
-                             "delete the line or the file and run again") from None
-        if last and not line.endswith(b"\n"):
-            break  # complete JSON but the kill came before the newline: redo it to be safe
-        if sample_id in found.ids:
-            raise JsonlError(f"{path}:{number}: sample {sample_id} appears twice; run `aotd merge` to deduplicate")
-        found.ids.add(sample_id)
-        found.configs[str((record.get("provenance") or {}).get("config", ""))] += 1
-        good += len(line)
+        line, number = f.readline(), 1
+        while line:
+            following = f.readline()
+            last = not following
+            try:
+                record = json.loads(line)
+                sample_id = record["sample_id"]
+            except (ValueError, KeyError, TypeError):
+                if last:
+                    break
+                raise JsonlError(f"{path}:{number}: not a record (no JSON object with a sample_id); "
+                                 "delete the line or the file and run again") from None
+            if last and not line.endswith(b"\n"):
+                break  # complete JSON but the kill came before the newline: redo it to be safe
+            if sample_id in found.ids:
+                raise JsonlError(f"{path}:{number}: sample {sample_id} appears twice; run `aotd merge` to deduplicate")
+            found.ids.add(sample_id)
+            found.configs[str((record.get("provenance") or {}).get("config", ""))] += 1
+            good += len(line)
+            line, number = following, number + 1
     if good != path.stat().st_size:
         with path.open("r+b") as f:
             f.truncate(good)
