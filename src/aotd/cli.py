@@ -25,6 +25,8 @@ app.add_typer(world_app, name="world")
 app.add_typer(data_app, name="data")
 app.add_typer(tools_app, name="tools")
 app.add_typer(agent_app, name="agent")
+distill_app = typer.Typer(no_args_is_help=True, help="Step 4: dual-mode training data, the λ-weighted trainer, students.")
+app.add_typer(distill_app, name="distill")
 
 
 def _noise(value: str) -> float:
@@ -295,6 +297,85 @@ def view(
     from aotd.view import write_site
 
     typer.echo(f"open {write_site(records, out, data=data, fmt=fmt, video_root=video_root, limit=limit)}")
+
+
+@distill_app.command("build")
+def distill_build(
+    cots: Annotated[Path, typer.Option(help="step-3 CoT records (JSONL)")],
+    data: Annotated[Path, typer.Option(help="the dataset the agent ran on")],
+    out: Annotated[Path, typer.Option(help="training records to write")] = Path("train.jsonl"),
+    fmt: Annotated[str, typer.Option("--format", help="aotd | llava | llamafactory | hf")] = "aotd",
+    data_format: Annotated[str, typer.Option(help="dataset format")] = "star",
+    split: Annotated[str, typer.Option(help="split whose labelled samples get answer records")] = "train",
+    video_root: Annotated[Path | None, typer.Option(help="folder holding the videos")] = None,
+    no_cot: Annotated[bool, typer.Option("--no-cot", help="answer records only: the Instruct baseline")] = False,
+    cot_filter: Annotated[str, typer.Option(help="verified (both stages) | answer (stage i only) | none (ablation)")] = "verified",
+) -> None:
+    """Answer records for every labelled sample, rationale records for the CoTs that pass the filter."""
+    from aotd.cot.stage import read_cots
+    from aotd.data.loaders import load_dataset
+    from aotd.distill.build import build_records, summary
+    from aotd.distill.export import export
+
+    if cot_filter not in ("verified", "answer", "none"):
+        raise AotdError(f"--cot-filter {cot_filter!r}: expected verified, answer or none")
+    samples = load_dataset(data_format, data, split=split, video_root=video_root).samples
+    records = build_records(samples, [] if no_cot else read_cots(cots), cot_filter=cot_filter,  # type: ignore[arg-type]
+                            no_cot=no_cot, source=str(data))
+    written = export(records, out, fmt)
+    typer.echo(json.dumps({**summary(records), "written": [str(p) for p in written]}))
+
+
+@distill_app.command("train")
+def distill_train(
+    train_file: Annotated[Path, typer.Option("--train", help="training records (aotd format)")],
+    config: Annotated[Path | None, typer.Option(help="run config; its distill section picks the student")] = None,
+    out: Annotated[Path, typer.Option(help="run folder: checkpoint, model/, history.jsonl, loss.png")] = Path("runs/aotd"),
+    lam: Annotated[float | None, typer.Option("--lambda", help="weight of L_rationale (default: the config's)")] = None,
+    no_cot: Annotated[bool, typer.Option("--no-cot", help="drop rationale records: the Instruct baseline")] = False,
+    max_steps: Annotated[int | None, typer.Option(help="stop after N steps (a checkpoint is kept)")] = None,
+) -> None:
+    """Train the configured student with L = L_label + λ·L_rationale; rerun the same command to resume."""
+    from aotd.config import load_config
+    from aotd.distill.export import read_train_records
+    from aotd.distill.students import build_student
+    from aotd.distill.train import prepare, train, video_frames
+
+    cfg = load_config(config)
+    records = read_train_records(train_file)
+    if no_cot:
+        records = [r for r in records if r.kind == "answer"]
+    settings = cfg.distill.train.model_copy(update={k: v for k, v in (("lam", lam), ("max_steps", max_steps))
+                                                    if v is not None})
+    student = build_student(cfg.distill)
+    examples = prepare(student, records, video_frames())
+    result = train(student, examples, out, settings)
+    typer.echo(json.dumps({"student": student.name, "records": len(records),
+                           "rationale_records": sum(r.kind == "rationale" for r in records), **result}, indent=2))
+
+
+@distill_app.command("generate")
+def distill_generate(
+    model: Annotated[Path, typer.Option(help="a trained student (runs/aotd/model)")],
+    video: Annotated[Path, typer.Option(help="video file")],
+    question: Annotated[str, typer.Option(help="the question")],
+    choices_flag: Annotated[bool, typer.Option("--choices", help="the options follow: --choices A B C D")] = False,
+    choices: Annotated[list[str] | None, typer.Argument(help="the options", show_default=False)] = None,
+    rationale: Annotated[bool, typer.Option("--rationale", help="ask for the rationale instead of the answer")] = False,
+    start: Annotated[float | None, typer.Option(help="window start, seconds")] = None,
+    end: Annotated[float | None, typer.Option(help="window end, seconds")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="longest reply")] = 384,
+) -> None:
+    """Answer a question about a video with a trained student (answer prompt, or --rationale)."""
+    from aotd.data.video import sample_video
+    from aotd.distill.records import answer_prompt, rationale_prompt
+    from aotd.distill.students import load_student
+
+    options = list(choices or [])
+    student = load_student(model)
+    prompt = (rationale_prompt if rationale else answer_prompt)(question, options)
+    frames = sample_video(video, start_s=start, end_s=end).frames
+    typer.echo(student.generate(frames, prompt, max_new_tokens=max_new_tokens))
 
 
 @app.command("demo")

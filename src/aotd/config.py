@@ -14,6 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aotd.distill.train_config import TrainConfig
 from aotd.errors import AotdError
 
 
@@ -53,6 +54,15 @@ class CotConfig(_Section):
     max_retries: int = Field(3, ge=0)
 
 
+class DistillConfig(_Section):
+    """Step 4: which student, from which weights, trained how (``train`` is the trainer's config)."""
+
+    student: Literal["embedded", "llava-next-video", "llava-onevision", "qwen2-vl", "qwen2.5-vl"] = "embedded"
+    model: str | None = None  # transformers students: a local directory or hub id of pretrained weights
+    lora: bool = False  # transformers students: LoRA on the language model instead of full fine-tuning
+    train: TrainConfig = TrainConfig()
+
+
 class SandboxConfig(_Section):
     timeout_s: float = Field(20.0, gt=0)
     memory_mb: int = Field(1024, gt=64)
@@ -64,6 +74,7 @@ class Config(_Section):
     planner: PlannerConfig = PlannerConfig()
     sandbox: SandboxConfig = SandboxConfig()
     cot: CotConfig = CotConfig()
+    distill: DistillConfig = DistillConfig()
 
     def digest(self, *sections: str) -> str:
         """Short hash recorded in every record, so outputs of different configs are told apart.
@@ -78,6 +89,7 @@ class Config(_Section):
 
 
 AGENT_SECTIONS = ("tools", "planner", "sandbox")
+COT_SECTIONS = (*AGENT_SECTIONS, "cot")
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 import aotd
 from aotd.agent.run import TraceRecord
-from aotd.config import AGENT_SECTIONS, Config
+from aotd.config import AGENT_SECTIONS, COT_SECTIONS, Config
 from aotd.cot.convert import RuleConverter
 from aotd.cot.record import AnswerJudge, Converter, CotRecord, QualityJudge, Verdict
 from aotd.cot.verify import NormalizedAnswer, RuleJudge, exact_answer
@@ -66,7 +66,7 @@ class CotStage:
 
     def __init__(self, cfg: Config, *, cache_dir: Path | None = None) -> None:
         self.cfg, self.cache_dir = cfg, cache_dir
-        self.fingerprint = cfg.digest()
+        self.fingerprint = cfg.digest(*COT_SECTIONS)
         self._parts: tuple[Converter, QualityJudge, AnswerJudge] | None = None
 
     def __getstate__(self) -> dict[str, Any]:

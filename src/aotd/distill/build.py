@@ -1,0 +1,85 @@
+"""``aotd distill build``: CoT records + the dataset -> dual-mode training records.
+
+Every labelled sample of the split gets an answer record; every CoT that passes the chosen
+filter gets a rationale record. ``cot_filter`` picks the paper's setting (``verified``: both
+stages) or an ablation (``answer``: stage (i) only; ``none``: every rationale, Table 9's
+"without filtering"); ``no_cot`` builds the Instruct baseline from the same labels.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from aotd.cot.record import CotRecord
+from aotd.data.schema import QASample
+from aotd.distill.records import (
+    TrainRecord,
+    answer_prompt,
+    answer_target,
+    rationale_prompt,
+)
+from aotd.errors import DataError
+
+CotFilter = Literal["verified", "answer", "none"]
+
+
+def keep_cot(record: CotRecord, cot_filter: CotFilter) -> bool:
+    if record.rationale is None or record.label is None:
+        return False
+    if cot_filter == "verified":
+        return record.kept
+    if cot_filter == "answer":
+        return bool(record.answer and record.answer.passed)
+    return True
+
+
+def build_records(samples: Iterable[QASample], cots: Iterable[CotRecord], *, cot_filter: CotFilter = "verified",
+                  no_cot: bool = False, source: str = "dataset") -> list[TrainRecord]:
+    """Answer records for the labelled samples, then rationale records for the kept CoTs.
+
+    A CoT whose sample is not in ``samples`` is an error (the CoT file and the dataset do not
+    belong together), as is a sample whose video file is missing: both surface here, before
+    any training starts.
+    """
+    by_id = {s.sample_id: s for s in samples if s.answer is not None}
+    out: list[TrainRecord] = []
+    for s in by_id.values():
+        out.append(_record(s, "answer", answer_prompt(s.question, s.choice_texts), _target(s), source))
+    if no_cot:
+        return out
+    for c in cots:
+        if not keep_cot(c, cot_filter):
+            continue
+        s = by_id.get(c.sample_id)
+        if s is None:
+            raise DataError(f"CoT of sample {c.sample_id} has no labelled sample in {source}; "
+                            "build from the dataset (and split) the agent ran on")
+        out.append(_record(s, "rationale", rationale_prompt(s.question, s.choice_texts), c.rationale or "", source))
+    return out
+
+
+def _target(s: QASample) -> str:
+    assert s.answer is not None
+    if s.choices and s.answer not in s.choice_texts:
+        raise DataError(f"sample {s.sample_id}: answer {s.answer!r} is not one of its choices")
+    return answer_target(s.answer, s.choice_texts)
+
+
+def _record(s: QASample, kind: Literal["answer", "rationale"], prompt: str, target: str, source: str) -> TrainRecord:
+    path = s.video.path
+    if path is None or not Path(path).is_file():
+        raise DataError(f"{source}: sample {s.sample_id}: video {s.video.video_id} not found"
+                        f"{f' at {path}' if path else ''}; pass --video-root or fix the path")
+    assert s.answer is not None
+    return TrainRecord(record_id=f"{s.sample_id}:{kind}", sample_id=s.sample_id, kind=kind, dataset=s.dataset,
+                       split=s.split, question_type=s.question_type, video_id=s.video.video_id, video=str(path),
+                       start=s.start, end=s.end, question=s.question, choices=s.choice_texts, prompt=prompt,
+                       target=target, answer=s.answer)
+
+
+def summary(records: list[TrainRecord]) -> dict[str, int]:
+    counts = Counter(r.kind for r in records)
+    return {"answer": counts["answer"], "rationale": counts["rationale"], "total": len(records)}

@@ -1,0 +1,102 @@
+"""Training records in the formats people train with elsewhere.
+
+* ``aotd``: our ``TrainRecord`` JSONL (what ``aotd distill train`` reads);
+* ``llava``: LLaVA-NeXT conversation JSON (``video`` + ``conversations`` human/gpt, ``<video>``
+  placeholder first in the human turn);
+* ``llamafactory``: LLaMA-Factory sharegpt-style ``messages`` + ``videos``, with the
+  ``dataset_info.json`` entry that registers it;
+* ``hf``: a Hugging Face ``datasets`` dataset saved with ``save_to_disk``.
+
+The video window (start/end seconds) travels in every format, because several datasets ask
+questions about part of a video.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aotd.distill.records import TrainRecord
+from aotd.errors import AotdError
+from aotd.runner.jsonl import write_lines_atomic
+
+FORMATS = ("aotd", "llava", "llamafactory", "hf")
+
+
+def export(records: list[TrainRecord], out: Path, fmt: str) -> list[Path]:
+    """Write ``records`` as ``fmt`` at ``out``; the paths written."""
+    if fmt not in FORMATS:
+        raise AotdError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if fmt == "aotd":
+        write_lines_atomic(out, (r.model_dump_json() for r in records))
+        return [out]
+    if fmt == "llava":
+        _write_json(out, [_llava(r) for r in records])
+        return [out]
+    if fmt == "llamafactory":
+        _write_json(out, [_llamafactory(r) for r in records])
+        info = out.parent / "dataset_info.json"
+        entry = {out.stem: {"file_name": out.name, "formatting": "sharegpt",
+                            "columns": {"messages": "messages", "videos": "videos"},
+                            "tags": {"role_tag": "role", "content_tag": "content",
+                                     "user_tag": "user", "assistant_tag": "assistant"}}}
+        existing = json.loads(info.read_text()) if info.is_file() else {}
+        _write_json(info, {**existing, **entry})
+        return [out, info]
+    try:
+        import datasets
+    except ImportError:
+        raise AotdError("--format hf needs the `datasets` package: pip install 'aotd[hf]'") from None
+    rows = [r.model_dump() for r in records]
+    columns = {k: [row[k] for row in rows] for k in TrainRecord.model_fields}
+    datasets.Dataset.from_dict(columns).save_to_disk(str(out))
+    return [out]
+
+
+def _window(r: TrainRecord) -> dict[str, Any]:
+    return {"start": r.start, "end": r.end} if r.start is not None or r.end is not None else {}
+
+
+def _llava(r: TrainRecord) -> dict[str, Any]:
+    return {"id": r.record_id, "video": r.video, **_window(r),
+            "conversations": [{"from": "human", "value": "<video>\n" + r.prompt}, {"from": "gpt", "value": r.target}]}
+
+
+def _llamafactory(r: TrainRecord) -> dict[str, Any]:
+    return {"id": r.record_id, "videos": [r.video], **_window(r),
+            "messages": [{"role": "user", "content": "<video>" + r.prompt}, {"role": "assistant", "content": r.target}]}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    write_lines_atomic(path, [json.dumps(data, ensure_ascii=False, indent=1)])
+
+
+def read_train_records(path: Path) -> list[TrainRecord]:
+    """The ``aotd``-format records of ``path``; errors name the file and line."""
+    from pydantic import ValidationError
+
+    if not path.is_file():
+        raise AotdError(f"{path}: training file not found (make it with `aotd distill build`)")
+    records = []
+    for number, raw in _numbered(path):
+        try:
+            records.append(TrainRecord.model_validate(raw))
+        except ValidationError as exc:
+            where = ".".join(str(p) for p in exc.errors()[0]["loc"])
+            raise AotdError(f"{path}:{number}: not a training record: field '{where}': {exc.errors()[0]['msg']}") from None
+    if not records:
+        raise AotdError(f"{path}: the training file is empty")
+    return records
+
+
+def _numbered(path: Path) -> Any:
+    """(line number, object) per non-blank line: training records have no ``sample_id`` key
+    uniqueness to enforce, so the runner's reader does not apply."""
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except ValueError:
+                    raise AotdError(f"{path}:{number}: truncated or malformed JSON") from None

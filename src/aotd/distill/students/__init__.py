@@ -1,0 +1,46 @@
+"""Students: models that read 32 frames and a prompt and write an answer or a rationale.
+
+``build_student`` makes the one a config names (continuing from ``resume_dir`` when a run
+saved one there); ``load_student`` opens any saved student by the marker file it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aotd.config import DistillConfig
+from aotd.distill.students.base import Example, Student
+from aotd.errors import AotdError
+
+MARKER = "aotd_student.json"  # {"kind": "embedded" | "<hf arch>", ...}, written by every save()
+
+__all__ = ["MARKER", "Example", "Student", "build_student", "load_student"]
+
+
+def build_student(cfg: DistillConfig) -> Student:
+    """A fresh student as ``cfg`` describes: the embedded one from scratch, a transformers one
+    from its pretrained weights (full fine-tuning or LoRA, vision tower frozen)."""
+    if cfg.student == "embedded":
+        from aotd.distill.students.embedded import EmbeddedStudent, EmbeddedStudentConfig
+
+        return EmbeddedStudent(EmbeddedStudentConfig(seed=cfg.train.seed))
+    from aotd.distill.students.hf import LoraSettings, load_hf_student
+
+    if not cfg.model:
+        raise AotdError(f"distill.model is required for distill.student: {cfg.student} (a local directory or hub id)")
+    return load_hf_student(cfg.model, arch=cfg.student, lora=LoraSettings() if cfg.lora else None)
+
+
+def load_student(directory: Path) -> Student:
+    marker = directory / MARKER
+    if not marker.is_file():
+        raise AotdError(f"{directory}: not a saved student (no {MARKER}); pass the model/ folder of a training run")
+    kind = json.loads(marker.read_text()).get("kind")
+    if kind == "embedded":
+        from aotd.distill.students.embedded import EmbeddedStudent
+
+        return EmbeddedStudent.load(directory)
+    from aotd.distill.students.hf import load_hf_student
+
+    return load_hf_student(str(directory))

@@ -1,0 +1,198 @@
+"""The step-4 trainer: L = L_label + λ·L_rationale over any ``Student``.
+
+Everything that can be wrong with the data is found before the first step: every record is
+encoded up front (missing video, undecodable video, a prompt longer than the student takes, a
+CoT the tokenizer cannot write), and the failures are reported together. Training is seeded and
+resumable: a checkpoint (weights, optimizer, schedule, data position, RNG states, loss history)
+is written atomically every ``checkpoint_every`` steps, and a run started again in the same
+``out`` continues from it along the same data order, ending with the weights an uninterrupted
+run ends with.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from aotd.data.video import FrameCache, sample_video
+from aotd.distill.loss import ANSWER, RATIONALE, dual_loss
+from aotd.distill.records import TrainRecord
+from aotd.distill.students.base import Example, Student
+from aotd.distill.train_config import TrainConfig
+from aotd.errors import AotdError, DataError
+
+FrameLoader = Callable[[TrainRecord], np.ndarray]
+
+
+def video_frames(cache: FrameCache | None = None) -> FrameLoader:
+    """The record's 32 sampled frames, decoded by seeking (one decode per video window)."""
+    cache = cache or FrameCache(max_bytes=512 * 2**20)
+
+    def load(r: TrainRecord) -> np.ndarray:
+        return sample_video(r.video, start_s=r.start, end_s=r.end, cache=cache).frames
+
+    return load
+
+
+def prepare(student: Student, records: list[TrainRecord], frames: FrameLoader, *,
+            progress: bool = True) -> list[Example]:
+    """Encode every record now, so bad data stops the run before training, all of it at once."""
+    if not records:
+        raise DataError("the training file has no records")
+    examples, problems = [], []
+    for r in tqdm(records, desc="encode", unit="rec", disable=not progress):
+        try:
+            examples.append(student.encode(frames(r), r.prompt, r.target, ANSWER if r.kind == "answer" else RATIONALE))
+        except (ValueError, AotdError, OSError) as exc:
+            problems.append(f"{r.record_id} ({r.video}): {exc}")
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise DataError(f"{len(problems)} training record(s) cannot be used: " + "; ".join(problems[:5]) + more)
+    return examples
+
+
+@dataclass
+class _State:
+    step: int = 0
+    epoch: int = 0
+    position: int = 0  # batches done in this epoch
+    history: list[dict[str, float]] | None = None
+
+
+def train(student: Student, examples: list[Example], out: Path, cfg: TrainConfig, *,
+          progress: bool = True) -> dict[str, Any]:
+    """Train ``student`` on ``examples``; write ``out/model``, ``history.jsonl`` and ``loss.png``."""
+    out.mkdir(parents=True, exist_ok=True)
+    _seed(cfg.seed)
+    params = [p for p in student.model.parameters() if p.requires_grad]
+    if not params:
+        raise AotdError(f"student {student.name} has no trainable parameters")
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    total = per_epoch * cfg.epochs
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, cfg.warmup_steps, total))
+    state = _State(history=[])
+    ckpt = out / "checkpoint.pt"
+    if ckpt.exists():
+        state = _load_checkpoint(ckpt, student, optimizer, schedule)
+    assert state.history is not None
+    student.model.train()
+    bar = tqdm(total=total, initial=state.step, desc="train", unit="step", disable=not progress)
+    started, tokens = time.perf_counter(), 0
+    stop = False
+    while state.epoch < cfg.epochs and not stop:
+        order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(cfg.seed * 1000 + state.epoch))
+        batches = [order[i:i + cfg.batch_size].tolist() for i in range(0, len(examples), cfg.batch_size)]
+        while state.position < len(batches):
+            batch = student.collate([examples[i] for i in batches[state.position]])
+            loss = dual_loss(student.logits(batch), batch["input_ids"], batch["segments"], cfg.lam)
+            optimizer.zero_grad(set_to_none=True)
+            loss.total.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            optimizer.step()
+            schedule.step()
+            state.step += 1
+            state.position += 1
+            tokens += loss.label_tokens + loss.rationale_tokens
+            state.history.append({"step": state.step, "epoch": state.epoch, "loss": round(float(loss.total), 5),
+                                  "label": round(float(loss.label), 5), "rationale": round(float(loss.rationale), 5),
+                                  "lr": schedule.get_last_lr()[0]})
+            bar.update()
+            bar.set_postfix(loss=f"{float(loss.total):.3f}")
+            if state.step % cfg.checkpoint_every == 0:
+                _save_checkpoint(ckpt, student, optimizer, schedule, state)
+            if cfg.max_steps is not None and state.step >= cfg.max_steps:
+                stop = True
+                break
+        else:
+            state.epoch, state.position = state.epoch + 1, 0
+    bar.close()
+    _save_checkpoint(ckpt, student, optimizer, schedule, state)
+    elapsed = time.perf_counter() - started
+    finished = state.epoch >= cfg.epochs
+    if finished:
+        student.save(out / "model")
+    (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in state.history))
+    plot_history(state.history, out / "loss.png")
+    return {"steps": state.step, "epochs_done": state.epoch, "finished": finished, "seconds": round(elapsed, 1),
+            "target_tokens_per_s": round(tokens / max(elapsed, 1e-9), 1),
+            "final_loss": state.history[-1] if state.history else None}
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _save_checkpoint(path: Path, student: Student, optimizer: torch.optim.Optimizer,
+                     schedule: torch.optim.lr_scheduler.LRScheduler, state: _State) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": student.model.state_dict(), "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(), "step": state.step, "epoch": state.epoch,
+                "position": state.position, "history": state.history,
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}},
+               tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, student: Student, optimizer: torch.optim.Optimizer,
+                     schedule: torch.optim.lr_scheduler.LRScheduler) -> _State:
+    try:
+        data = torch.load(path, weights_only=False)  # our own file: optimizer state and RNG states
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint gets the same advice
+        raise AotdError(f"{path}: cannot resume from this checkpoint ({exc}); delete it to start over") from None
+    student.model.load_state_dict(data["model"])
+    optimizer.load_state_dict(data["optimizer"])
+    schedule.load_state_dict(data["schedule"])
+    torch.set_rng_state(data["rng"]["torch"])
+    np.random.set_state(data["rng"]["numpy"])
+    random.setstate(data["rng"]["python"])
+    return _State(step=data["step"], epoch=data["epoch"], position=data["position"], history=data["history"])
+
+
+def plot_history(history: list[dict[str, float]], path: Path) -> None:
+    """L, L_label and L_rationale per step (a running mean over 20 steps), as a PNG."""
+    if not history:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [h["step"] for h in history]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, label in (("loss", "L (total)"), ("label", "L_label"), ("rationale", "L_rationale")):
+        values = np.array([h[key] for h in history], dtype=float)
+        if key == "rationale" and not values.any():
+            continue
+        kernel = min(20, len(values))
+        smooth = np.convolve(values, np.ones(kernel) / kernel, mode="valid")
+        ax.plot(steps[kernel - 1:], smooth, label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (running mean)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

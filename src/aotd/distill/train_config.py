@@ -1,0 +1,20 @@
+"""The trainer's settings, apart from the trainer so that reading a config never imports torch."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lam: float = Field(1.0, ge=0)  # λ: the weight of L_rationale (the paper uses 1)
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    weight_decay: float = 0.01
+    warmup_steps: int = 20
+    grad_clip: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = Field(100, ge=1)  # steps
+    max_steps: int | None = None  # stop early (tests, smoke runs); the checkpoint is written
