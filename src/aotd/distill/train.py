@@ -7,6 +7,11 @@ resumable: a checkpoint (weights, optimizer, schedule, data position, RNG states
 is written atomically every ``checkpoint_every`` steps, and a run started again in the same
 ``out`` continues from it along the same data order, ending with the weights an uninterrupted
 run ends with.
+
+Scale-out goes through ``accelerate``: under ``accelerate launch`` (configs/accelerate/) the
+model and optimizer are prepared for DDP, FSDP or DeepSpeed; each process takes its own batch of
+every global step (same seeded order everywhere) and only the main process writes files. A
+student's ``logits`` must call ``self.model(...)`` so that the prepared wrapper is used.
 """
 
 from __future__ import annotations
@@ -73,13 +78,21 @@ class _State:
 def train(student: Student, examples: list[Example], out: Path, cfg: TrainConfig, *,
           progress: bool = True) -> dict[str, Any]:
     """Train ``student`` on ``examples``; write ``out/model``, ``history.jsonl`` and ``loss.png``."""
+    from accelerate import Accelerator
+
+    accelerator = Accelerator()
+    main = accelerator.is_main_process
+    world, rank = accelerator.num_processes, accelerator.process_index
     out.mkdir(parents=True, exist_ok=True)
     _seed(cfg.seed)
     params = [p for p in student.model.parameters() if p.requires_grad]
     if not params:
         raise AotdError(f"student {student.name} has no trainable parameters")
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    batches_per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    per_epoch = batches_per_epoch if world == 1 else batches_per_epoch // world  # every process needs a batch
+    if per_epoch == 0:
+        raise AotdError(f"{len(examples)} examples make fewer batches than the {world} processes")
     total = per_epoch * cfg.epochs
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, cfg.warmup_steps, total))
     state = _State(history=[])
@@ -87,45 +100,52 @@ def train(student: Student, examples: list[Example], out: Path, cfg: TrainConfig
     if ckpt.exists():
         state = _load_checkpoint(ckpt, student, optimizer, schedule)
     assert state.history is not None
+    module = student.model
+    student.model, optimizer, schedule = accelerator.prepare(module, optimizer, schedule)
     student.model.train()
-    bar = tqdm(total=total, initial=state.step, desc="train", unit="step", disable=not progress)
+    bar = tqdm(total=total, initial=state.step, desc="train", unit="step", disable=not (progress and main))
     started, tokens = time.perf_counter(), 0
     stop = False
     while state.epoch < cfg.epochs and not stop:
         order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(cfg.seed * 1000 + state.epoch))
         batches = [order[i:i + cfg.batch_size].tolist() for i in range(0, len(examples), cfg.batch_size)]
-        while state.position < len(batches):
-            batch = student.collate([examples[i] for i in batches[state.position]])
+        while state.position < per_epoch:
+            batch = student.collate([examples[i] for i in batches[state.position * world + rank]])
+            batch = {k: v.to(accelerator.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
             loss = dual_loss(student.logits(batch), batch["input_ids"], batch["segments"], cfg.lam)
             optimizer.zero_grad(set_to_none=True)
-            loss.total.backward()
+            accelerator.backward(loss.total)
             if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                accelerator.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             schedule.step()
             state.step += 1
             state.position += 1
             tokens += loss.label_tokens + loss.rationale_tokens
-            state.history.append({"step": state.step, "epoch": state.epoch, "loss": round(float(loss.total), 5),
-                                  "label": round(float(loss.label), 5), "rationale": round(float(loss.rationale), 5),
+            state.history.append({"step": state.step, "epoch": state.epoch, "loss": round(loss.total.item(), 5),
+                                  "label": round(loss.label.item(), 5), "rationale": round(loss.rationale.item(), 5),
                                   "lr": schedule.get_last_lr()[0]})
             bar.update()
-            bar.set_postfix(loss=f"{float(loss.total):.3f}")
-            if state.step % cfg.checkpoint_every == 0:
-                _save_checkpoint(ckpt, student, optimizer, schedule, state)
+            bar.set_postfix(loss=f"{loss.total.item():.3f}")
+            if state.step % cfg.checkpoint_every == 0 and main:
+                _save_checkpoint(ckpt, accelerator.get_state_dict(student.model), optimizer, schedule, state)
             if cfg.max_steps is not None and state.step >= cfg.max_steps:
                 stop = True
                 break
         else:
             state.epoch, state.position = state.epoch + 1, 0
     bar.close()
-    _save_checkpoint(ckpt, student, optimizer, schedule, state)
+    weights = accelerator.get_state_dict(student.model)
+    student.model = accelerator.unwrap_model(student.model)
     elapsed = time.perf_counter() - started
     finished = state.epoch >= cfg.epochs
-    if finished:
-        student.save(out / "model")
-    (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in state.history))
-    plot_history(state.history, out / "loss.png")
+    if main:
+        _save_checkpoint(ckpt, weights, optimizer, schedule, state)
+        if finished:
+            student.save(out / "model")
+        (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in state.history))
+        plot_history(state.history, out / "loss.png")
+    accelerator.wait_for_everyone()
     return {"steps": state.step, "epochs_done": state.epoch, "finished": finished, "seconds": round(elapsed, 1),
             "target_tokens_per_s": round(tokens / max(elapsed, 1e-9), 1),
             "final_loss": state.history[-1] if state.history else None}
@@ -145,10 +165,9 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _save_checkpoint(path: Path, student: Student, optimizer: torch.optim.Optimizer,
-                     schedule: torch.optim.lr_scheduler.LRScheduler, state: _State) -> None:
+def _save_checkpoint(path: Path, weights: dict[str, Any], optimizer: Any, schedule: Any, state: _State) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": student.model.state_dict(), "optimizer": optimizer.state_dict(),
+    torch.save({"model": weights, "optimizer": optimizer.state_dict(),
                 "schedule": schedule.state_dict(), "step": state.step, "epoch": state.epoch,
                 "position": state.position, "history": state.history,
                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}},

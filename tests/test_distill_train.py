@@ -1,0 +1,123 @@
+"""The trainer: learning, resume to the same weights, errors before training, DDP over gloo."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from distill_toy import ToyStudent
+
+from aotd.distill.loss import ANSWER, RATIONALE
+from aotd.distill.records import TrainRecord, answer_prompt, rationale_prompt
+from aotd.distill.train import TrainConfig, prepare, train
+from aotd.errors import DataError
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+
+
+def _records(n: int = 48) -> list[TrainRecord]:
+    """Which colour fills the video? The answer is in the pixels; every third has a rationale."""
+    out = []
+    names = list(COLOURS)
+    for i in range(n):
+        colour = names[i % 3]
+        choices = [c.title() + "." for c in names]
+        base = dict(sample_id=f"q{i}", dataset="toy", split="train", video_id=colour, video=colour,
+                    question="Which colour fills the video?", choices=choices, answer=choices[i % 3])
+        out.append(TrainRecord(record_id=f"q{i}:answer", kind="answer", prompt=answer_prompt(base["question"], choices),
+                               target="ABC"[i % 3], **base))
+        if i % 3 == 0:
+            out.append(TrainRecord(record_id=f"q{i}:rationale", kind="rationale", target=f"Every frame is {colour}.",
+                                   prompt=rationale_prompt(base["question"], choices), **base))
+    return out
+
+
+def _frames(r: TrainRecord) -> np.ndarray:
+    if r.video not in COLOURS:
+        raise FileNotFoundError(f"{r.video}: no such video")
+    return np.broadcast_to(np.array(COLOURS[r.video], dtype=np.uint8), (32, 8, 8, 3)).copy()
+
+
+def _weights(student: ToyStudent) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in student.model.state_dict().items()}
+
+
+def test_training_lowers_both_losses_and_writes_its_outputs(tmp_path: Path) -> None:
+    student = ToyStudent()
+    examples = prepare(student, _records(), _frames, progress=False)
+    assert {e.segments[-1] for e in examples} == {ANSWER, RATIONALE}
+    result = train(student, examples, tmp_path, TrainConfig(epochs=5, batch_size=8, lr=1e-2, warmup_steps=2), progress=False)
+    history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert result["finished"] and len(history) == result["steps"] == 5 * 8
+    first, last = history[:4], history[-4:]
+    assert np.mean([h["label"] for h in last]) < 0.5 * np.mean([h["label"] for h in first])
+    assert np.mean([h["loss"] for h in last]) < np.mean([h["loss"] for h in first])
+    assert (tmp_path / "loss.png").stat().st_size > 5000 and (tmp_path / "model" / "toy.pt").is_file()
+    answers = [r for r in _records() if r.kind == "answer"][:3]  # red, green, blue: options A, B, C
+    assert [student.generate(_frames(r), r.prompt, 4) for r in answers] == ["A", "B", "C"]
+
+
+def test_a_stopped_run_resumes_to_the_uninterrupted_weights(tmp_path: Path) -> None:
+    cfg = TrainConfig(epochs=2, batch_size=8, checkpoint_every=3, seed=7)
+    clean = ToyStudent()
+    train(clean, prepare(clean, _records(), _frames, progress=False), tmp_path / "clean", cfg, progress=False)
+    stopped = ToyStudent()
+    examples = prepare(stopped, _records(), _frames, progress=False)
+    partial = train(stopped, examples, tmp_path / "resumed", cfg.model_copy(update={"max_steps": 5}), progress=False)
+    assert partial["steps"] == 5 and not partial["finished"] and not (tmp_path / "resumed" / "model").exists()
+    resumed = ToyStudent(seed=123)  # a fresh process: other initial weights, restored from the checkpoint
+    train(resumed, prepare(resumed, _records(), _frames, progress=False), tmp_path / "resumed", cfg, progress=False)
+    a, b = _weights(clean), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "clean" / "history.jsonl").read_text() == (tmp_path / "resumed" / "history.jsonl").read_text()
+
+
+def test_bad_records_are_all_reported_before_training() -> None:
+    records = _records(6)
+    records[0] = records[0].model_copy(update={"video": "purple"})
+    records[3] = records[3].model_copy(update={"target": "x" * 500})
+    with pytest.raises(DataError, match=r"2 training record\(s\) cannot be used: q0:answer \(purple\).*more than 400"):
+        prepare(ToyStudent(), records, _frames, progress=False)
+    with pytest.raises(DataError, match="no records"):
+        prepare(ToyStudent(), [], _frames, progress=False)
+
+
+def _ddp_rank(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+    student = ToyStudent()
+    before = _weights(student)
+    train(student, prepare(student, _records(), _frames, progress=False), Path(out) / "run",
+          TrainConfig(epochs=1, batch_size=8, max_steps=2), progress=False)
+    after = _weights(student)
+    changed = any(not torch.equal(before[k], after[k]) for k in before)
+    torch.save({"weights": after, "changed": changed}, Path(out) / f"rank{rank}.pt")
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_with_ddp_agree_on_the_weights(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.start_processes(_ddp_rank, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method="spawn")
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    assert all(r["changed"] for r in ranks)
+    assert all(torch.equal(ranks[0]["weights"][k], ranks[1]["weights"][k]) for k in ranks[0]["weights"])
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert len(history) == 2  # written once, by the main process
+
+
+def test_accelerate_configs_load_with_accelerate_itself() -> None:
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    root = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
+    kinds = {f.stem: str(load_config_from_file(str(f)).distributed_type) for f in root.glob("*.yaml")}
+    assert kinds == {"ddp": "DistributedType.MULTI_GPU", "ddp_cpu": "DistributedType.MULTI_CPU",
+                     "fsdp": "DistributedType.FSDP", "deepspeed_zero2": "DistributedType.DEEPSPEED",
+                     "deepspeed_zero3": "DistributedType.DEEPSPEED"}
