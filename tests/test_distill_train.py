@@ -121,3 +121,31 @@ def test_accelerate_configs_load_with_accelerate_itself() -> None:
     assert kinds == {"ddp": "DistributedType.MULTI_GPU", "ddp_cpu": "DistributedType.MULTI_CPU",
                      "fsdp": "DistributedType.FSDP", "deepspeed_zero2": "DistributedType.DEEPSPEED",
                      "deepspeed_zero3": "DistributedType.DEEPSPEED"}
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny matrices on a shared 2-core machine: one thread is far faster than two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("arch", ["llava-next-video", "qwen2-vl"])
+def test_a_transformers_student_trains_saves_and_loads(arch: str, tmp_path: Path, one_thread) -> None:
+    from aotd.distill.students import load_student
+    from aotd.distill.students.hf import tiny_hf_student
+
+    student = tiny_hf_student(arch)
+    examples = prepare(student, _records(6), _frames, progress=False)
+    assert not isinstance(examples, list)  # big examples are encoded again per batch, not kept
+    result = train(student, examples, tmp_path, TrainConfig(epochs=1, batch_size=4, warmup_steps=1), progress=False)
+    assert result["finished"] and result["steps"] == 2
+    loaded = load_student(tmp_path / "model")
+    batch = student.collate([examples[0]])
+    student.model.eval()
+    loaded.model.eval()
+    with torch.no_grad():
+        assert torch.allclose(student.logits(batch), loaded.logits(batch), atol=1e-5)
+    assert isinstance(loaded.generate(_frames(_records(1)[0]), _records(1)[0].prompt, 3), str)

@@ -21,7 +21,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,20 +51,44 @@ def video_frames(cache: FrameCache | None = None) -> FrameLoader:
 
 
 def prepare(student: Student, records: list[TrainRecord], frames: FrameLoader, *,
-            progress: bool = True) -> list[Example]:
-    """Encode every record now, so bad data stops the run before training, all of it at once."""
+            progress: bool = True, keep: bool | None = None) -> Sequence[Example]:
+    """Encode every record now, so bad data stops the run before training, all of it at once.
+
+    Examples are kept in memory when the student's are small (``student.keep_examples``, the
+    default); a transformers student's 32 preprocessed frames are megabytes each, so its
+    examples are encoded again when their batch comes (frames come from the frame cache).
+    """
     if not records:
         raise DataError("the training file has no records")
+    keep = getattr(student, "keep_examples", True) if keep is None else keep
     examples, problems = [], []
     for r in tqdm(records, desc="encode", unit="rec", disable=not progress):
         try:
-            examples.append(student.encode(frames(r), r.prompt, r.target, ANSWER if r.kind == "answer" else RATIONALE))
+            example = _encode(student, r, frames)
+            examples.append(example if keep else None)
         except (ValueError, AotdError, OSError) as exc:
             problems.append(f"{r.record_id} ({r.video}): {exc}")
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise DataError(f"{len(problems)} training record(s) cannot be used: " + "; ".join(problems[:5]) + more)
-    return examples
+    return examples if keep else _Reencoded(student, records, frames)  # type: ignore[return-value]
+
+
+def _encode(student: Student, r: TrainRecord, frames: FrameLoader) -> Example:
+    return student.encode(frames(r), r.prompt, r.target, ANSWER if r.kind == "answer" else RATIONALE)
+
+
+class _Reencoded(Sequence[Example]):
+    """Examples encoded on demand (already validated by ``prepare``)."""
+
+    def __init__(self, student: Student, records: list[TrainRecord], frames: FrameLoader) -> None:
+        self.student, self.records, self.frames = student, records, frames
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> Example:  # type: ignore[override]
+        return _encode(self.student, self.records[i], self.frames)
 
 
 @dataclass
@@ -75,7 +99,7 @@ class _State:
     history: list[dict[str, float]] | None = None
 
 
-def train(student: Student, examples: list[Example], out: Path, cfg: TrainConfig, *,
+def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainConfig, *,
           progress: bool = True) -> dict[str, Any]:
     """Train ``student`` on ``examples``; write ``out/model``, ``history.jsonl`` and ``loss.png``."""
     from accelerate import Accelerator

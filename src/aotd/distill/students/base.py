@@ -26,8 +26,9 @@ class Example:
 
 class Student(Protocol):
     name: str
-    model: torch.nn.Module  # what the optimizer trains (only parameters with requires_grad)
+    model: torch.nn.Module  # what the optimizer trains (only parameters with requires_grad); logits() calls it
     max_length: int  # tokens, prompt + target, the student can take
+    # (optional) keep_examples: bool = True -- False when encoded examples are too big to keep in memory
 
     def encode(self, frames: np.ndarray, prompt: str, target: str, segment: int) -> Example:
         """Frames (32, H, W, 3) uint8; raises ValueError when the example cannot be encoded

@@ -45,9 +45,8 @@ class ArchSpec:
     model_type: str  # transformers' config.model_type
     model_class: str  # in the transformers namespace
     layout: ChatLayout
-    specials: tuple[str, ...]  # special tokens a tokenizer for this family must hold
+    specials: tuple[str, ...]  # special tokens of the family: a tiny tokenizer's, and banned in prompt text
     pad: str
-    reserved: tuple[str, ...]  # placeholder tokens that must not appear in a user's prompt
     vision_prefixes: tuple[str, ...]  # parameter names of the vision encoder (frozen)
     projector_prefixes: tuple[str, ...]  # vision -> LM glue, trained in full fine-tuning
     qwen: bool  # pixel patches + grid + M-RoPE token types, rather than (B, T, 3, S, S) frames
@@ -67,24 +66,24 @@ ARCHS: dict[str, ArchSpec] = {
     "llava-next-video": ArchSpec(
         name="llava-next-video", model_type="llava_next_video", model_class="LlavaNextVideoForConditionalGeneration",
         layout=ChatLayout(head="USER: ", video="<video>", between="\n", tail=" ASSISTANT:", end="</s>", bos=True),
-        specials=LLAVA_SPECIALS, pad="<pad>", reserved=("<video>", "<image>"),
+        specials=LLAVA_SPECIALS, pad="<pad>",
         vision_prefixes=("model.vision_tower.",),
         projector_prefixes=("model.multi_modal_projector.", "model.image_newline", "model.vision_resampler."),
         qwen=False),
     "llava-onevision": ArchSpec(
         name="llava-onevision", model_type="llava_onevision", model_class="LlavaOnevisionForConditionalGeneration",
         layout=ChatLayout(head=CHATML_HEAD, video="<video>", between="\n", tail=CHATML_TAIL, end="<|im_end|>"),
-        specials=CHATML_SPECIALS + ("<image>", "<video>"), pad="<|endoftext|>", reserved=("<video>", "<image>"),
+        specials=CHATML_SPECIALS + ("<image>", "<video>"), pad="<|endoftext|>",
         vision_prefixes=("model.vision_tower.",),
         projector_prefixes=("model.multi_modal_projector.", "model.image_newline"),
         qwen=False),
     "qwen2-vl": ArchSpec(
         name="qwen2-vl", model_type="qwen2_vl", model_class="Qwen2VLForConditionalGeneration",
-        layout=QWEN_LAYOUT, specials=CHATML_SPECIALS + QWEN_VISION, pad="<|endoftext|>", reserved=QWEN_VISION,
+        layout=QWEN_LAYOUT, specials=CHATML_SPECIALS + QWEN_VISION, pad="<|endoftext|>",
         vision_prefixes=("model.visual.",), projector_prefixes=("model.visual.merger.",), qwen=True),
     "qwen2.5-vl": ArchSpec(
         name="qwen2.5-vl", model_type="qwen2_5_vl", model_class="Qwen2_5_VLForConditionalGeneration",
-        layout=QWEN_LAYOUT, specials=CHATML_SPECIALS + QWEN_VISION, pad="<|endoftext|>", reserved=QWEN_VISION,
+        layout=QWEN_LAYOUT, specials=CHATML_SPECIALS + QWEN_VISION, pad="<|endoftext|>",
         vision_prefixes=("model.visual.",), projector_prefixes=("model.visual.merger.",), qwen=True),
 }
 BY_MODEL_TYPE = {spec.model_type: spec for spec in ARCHS.values()}

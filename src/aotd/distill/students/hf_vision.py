@@ -5,6 +5,10 @@ the three recipes are written out here: LLaVA-NeXT-Video resizes the short side 
 (its processor's ``crop_size``), LLaVA-OneVision squashes to a square, Qwen2-VL keeps the aspect
 ratio at a multiple of ``patch_size * merge_size`` and flattens frames into temporal x spatial
 patches in the order its ``PatchEmbed``/``PatchMerger`` expect.
+
+Resized pixels stay uint8 (rounded, as the processors' PIL/torchvision resize leaves them) until
+``normalise`` runs on the model's device: an encoded example is 4x smaller than in float32, and
+a batch crosses to the GPU as bytes.
 """
 
 from __future__ import annotations
@@ -60,31 +64,34 @@ def check_frames(frames: np.ndarray) -> None:
 
 
 def resize_frames(frames: np.ndarray, height: int, width: int) -> torch.Tensor:
-    """(T, H, W, 3) uint8 -> (T, 3, height, width) float in [0, 255], bicubic with antialiasing (as PIL)."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    if x.shape[-2:] != (height, width):
-        x = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False, antialias=True)
-    return x.clamp_(0.0, 255.0)
+    """(T, H, W, 3) uint8 -> (T, 3, height, width) uint8, bicubic with antialiasing (as PIL), rounded."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    if x.shape[-2:] == (height, width):
+        return x.contiguous()
+    y = F.interpolate(x.float(), size=(height, width), mode="bicubic", align_corners=False, antialias=True)
+    return y.round_().clamp_(0, 255).to(torch.uint8)
 
 
-def normalise(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """[0, 255] -> (x / 255 - mean) / std over the channel axis (dim 1)."""
-    m = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x / 255.0 - m) / s
+def normalise(x: torch.Tensor, prep: VideoPrep, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 pixels -> (x / 255 - mean) / std, in ``dtype``: frames (..., 3, H, W), or Qwen patch
+    rows (N, 3 * tps * p * p) whose slowest factor is the channel."""
+    shape = x.shape
+    y = (x.reshape(-1, 3, shape[-2] * shape[-1]) if x.ndim >= 4 else x.reshape(shape[0], 3, -1)).float()
+    mean = torch.tensor(prep.mean, device=x.device).view(1, 3, 1)
+    std = torch.tensor(prep.std, device=x.device).view(1, 3, 1)
+    return ((y / 255.0 - mean) / std).to(dtype).reshape(shape)
 
 
-def llava_pixels(frames: np.ndarray, prep: VideoPrep) -> torch.Tensor:
-    """(T, 3, size, size): short side to ``size`` then centre crop, or a plain squash to a square."""
-    t, h, w, _ = frames.shape
+def llava_frames(frames: np.ndarray, prep: VideoPrep) -> torch.Tensor:
+    """(T, 3, size, size) uint8: short side to ``size`` then centre crop, or a plain squash to a square."""
+    _, h, w, _ = frames.shape
     side = prep.size
     if prep.resize == "square":
-        return normalise(resize_frames(frames, side, side), prep.mean, prep.std)
+        return resize_frames(frames, side, side)
     scale = side / min(h, w)
     nh, nw = max(side, round(h * scale)), max(side, round(w * scale))
-    x = resize_frames(frames, nh, nw)
     top, left = (nh - side) // 2, (nw - side) // 2
-    return normalise(x[:, :, top : top + side, left : left + side], prep.mean, prep.std)
+    return resize_frames(frames, nh, nw)[:, :, top : top + side, left : left + side].contiguous()
 
 
 def smart_size(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
@@ -105,7 +112,7 @@ def smart_size(height: int, width: int, factor: int, min_pixels: int, max_pixels
 
 
 def qwen_patches(frames: np.ndarray, prep: VideoPrep) -> tuple[torch.Tensor, tuple[int, int, int]]:
-    """Flattened patches (t*h*w, 3*tps*p*p) and the grid (t, h, w) in patches.
+    """Flattened uint8 patches (t*h*w, 3*tps*p*p) and the grid (t, h, w) in patches.
 
     Rows run over temporal groups, then merge windows (row-major), then the merge_size^2
     patches inside a window, so each PatchMerger group is contiguous, as Qwen2-VL's processor
@@ -114,7 +121,7 @@ def qwen_patches(frames: np.ndarray, prep: VideoPrep) -> tuple[torch.Tensor, tup
     p, m, tps = prep.patch_size, prep.merge_size, prep.temporal_patch_size
     _, height, width, _ = frames.shape
     rh, rw = smart_size(height, width, p * m, prep.min_pixels, prep.max_pixels)
-    x = normalise(resize_frames(frames, rh, rw), prep.mean, prep.std)
+    x = resize_frames(frames, rh, rw)
     if pad := -x.shape[0] % tps:
         x = torch.cat([x, x[-1:].expand(pad, -1, -1, -1)])
     gt, gh, gw = x.shape[0] // tps, rh // p, rw // p
