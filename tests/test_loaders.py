@@ -52,7 +52,20 @@ def edit_json(path: Path, change: Callable[[Any], None]) -> None:
 
 # --- registry ----------------------------------------------------------------------------
 def test_formats_are_the_published_ones() -> None:
-    assert FORMATS == ("star", "nextqa", "nextqa-oe", "agqa", "anetqa", "jsonl")
+    assert FORMATS == (
+        "star",
+        "nextqa",
+        "nextqa-oe",
+        "agqa",
+        "anetqa",
+        "jsonl",
+        "mvbench",
+        "videomme",
+        "perception-test",
+        "vsibench",
+        "activitynet-qa",
+        "videochatgpt",
+    )
 
 
 def test_unknown_format_names_the_known_ones() -> None:

@@ -76,7 +76,7 @@ def world_preview(
 @data_app.command("stats")
 def data_stats(
     path: Annotated[Path, typer.Argument(help="annotation file or folder")],
-    fmt: Annotated[str, typer.Option("--format", help="star | nextqa | nextqa-oe | agqa | anetqa | jsonl")],
+    fmt: Annotated[str, typer.Option("--format", help="star | nextqa | nextqa-oe | agqa | anetqa | jsonl | mvbench | videomme | perception-test | vsibench | activitynet-qa | videochatgpt")],
     split: Annotated[str | None, typer.Option(help="keep one split")] = None,
     classes: Annotated[Path | None, typer.Option(help="STAR class-file folder")] = None,
     video_root: Annotated[Path | None, typer.Option(help="folder holding the videos")] = None,

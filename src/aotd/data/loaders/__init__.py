@@ -11,7 +11,19 @@ from pathlib import Path
 from aotd.data.schema import Dataset, QASample
 from aotd.errors import AotdError
 
-from . import agqa, anetqa, jsonl, nextqa, star
+from . import (
+    activitynet_qa,
+    agqa,
+    anetqa,
+    jsonl,
+    mvbench,
+    nextqa,
+    perception_test,
+    star,
+    videochatgpt,
+    videomme,
+    vsibench,
+)
 from ._common import split_key
 
 _LOADERS: dict[str, Callable[..., list[QASample]]] = {
@@ -21,6 +33,13 @@ _LOADERS: dict[str, Callable[..., list[QASample]]] = {
     "agqa": agqa.load,
     "anetqa": anetqa.load,
     "jsonl": jsonl.load,
+    # evaluation benchmarks
+    "mvbench": mvbench.load,
+    "videomme": videomme.load,
+    "perception-test": perception_test.load,
+    "vsibench": vsibench.load,
+    "activitynet-qa": activitynet_qa.load,
+    "videochatgpt": videochatgpt.load,
 }
 
 FORMATS: tuple[str, ...] = tuple(_LOADERS)
@@ -37,7 +56,8 @@ def load_dataset(
     """Load ``path`` (a file, or a folder holding a format's split files) as one ``Dataset``.
 
     ``split`` keeps one split; ``video_root`` is where the videos are (default: a ``videos/``
-    folder beside or above the annotations); ``classes_dir`` holds STAR's class files.
+    folder beside or above the annotations, or where a benchmark's own layout puts them);
+    ``classes_dir`` holds STAR's class files.
     """
     loader = _LOADERS.get(fmt)
     if loader is None:
