@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,16 +38,25 @@ class GroundingScore:
     ms_per_clip: float
 
 
+def action_frames(start_s: float, end_s: float, fps: float) -> tuple[int, int]:
+    """An annotated [start_s, end_s) in seconds as an inclusive range of source frames."""
+    first = round(start_s * fps)
+    return first, max(first, round(end_s * fps) - 1)
+
+
+def ids_window(source_indices: Sequence[int], first: int, last: int) -> Window:
+    """Source frames [first, last] as sampled ids: the ids that fall inside, or the nearest id if none does."""
+    ids = [i for i, s in enumerate(source_indices) if first <= s <= last]
+    if not ids:
+        mid = (first + last) // 2
+        near = min(range(len(source_indices)), key=lambda i: abs(source_indices[i] - mid))
+        return Window(near, near)
+    return Window(ids[0], ids[-1])
+
+
 def gt_window(clip: Clip, start_s: float, end_s: float) -> Window:
     """An annotated [start_s, end_s) in seconds as sampled ids (the nearest id if none falls inside)."""
-    fps = clip.sampled.fps
-    first = round(start_s * fps)
-    last = max(first, round(end_s * fps) - 1)
-    ids = clip.sampled.ids_in_window(first, last)
-    if not ids:
-        mid = clip.sampled.nearest_id((first + last) // 2)
-        return Window(mid, mid)
-    return Window(ids[0], ids[-1])
+    return ids_window(clip.sampled.source_indices, *action_frames(start_s, end_s, clip.sampled.fps))
 
 
 def annotated_clips(world_dir: str | Path, split: str | None = "val",

@@ -19,6 +19,7 @@ import numpy as np
 
 from aotd.data.loaders import load_dataset
 from aotd.data.sampling import SampledFrames
+from aotd.data.schema import Situation
 from aotd.data.star_classes import StarClasses
 from aotd.data.video import probe_video, read_frames
 from aotd.tools.base import Detector
@@ -48,6 +49,12 @@ class KeyFrames:
         return Clip(SampledFrames(frames=pixels, source_indices=list(self.frames), fps=info.fps or 1.0), self.video_id)
 
 
+def situation_boxes(situation: Situation, classes: StarClasses) -> list[tuple[str, BoxTuple]]:
+    """A STAR situation's boxes as (class name, (x1, y1, x2, y2)), in annotation order."""
+    pairs = zip(situation.bbox_labels, situation.bbox)
+    return [(classes.object_name(oid), (b[0], b[1], b[2], b[3])) for oid, b in pairs]
+
+
 def annotated_keyframes(world_dir: str | Path, split: str | None = None, limit: int | None = None) -> list[KeyFrames]:
     """Key frames of the first ``limit`` questions of ``split`` (all splits if None), per video."""
     world = Path(world_dir)
@@ -60,8 +67,8 @@ def annotated_keyframes(world_dir: str | Path, split: str | None = None, limit: 
             continue
         paths[sample.video.video_id] = sample.video.path
         for key, sit in (sample.situations or {}).items():
-            boxes = {classes.object_name(oid): (b[0], b[1], b[2], b[3]) for oid, b in zip(sit.bbox_labels, sit.bbox)}
-            per_video[sample.video.video_id][int(key)] = {k: v for k, v in boxes.items() if k not in UNSCORED}
+            boxes = {k: v for k, v in situation_boxes(sit, classes) if k not in UNSCORED}
+            per_video[sample.video.video_id][int(key)] = boxes
     out = []
     for vid, frames in per_video.items():
         order = sorted(frames)
