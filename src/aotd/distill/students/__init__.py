@@ -23,8 +23,9 @@ def build_student(cfg: DistillConfig) -> Student:
     from its pretrained weights (full fine-tuning or LoRA, vision tower frozen)."""
     if cfg.student == "embedded":
         from aotd.distill.students.embedded import EmbeddedStudent, EmbeddedStudentConfig
+        from aotd.distill.students.vision import DetectorTower
 
-        return EmbeddedStudent(EmbeddedStudentConfig(seed=cfg.train.seed))
+        return EmbeddedStudent(DetectorTower.pretrained(), EmbeddedStudentConfig(seed=cfg.train.seed))
     from aotd.distill.students.hf import LoraSettings, load_hf_student
 
     if not cfg.model:

@@ -65,12 +65,16 @@ class CenterNet(nn.Module):
         self.head[-1].bias.data[:classes] = -4.0  # start from "no object anywhere" (focal-loss prior)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)[0]
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's outputs and the deepest feature map (what a student's vision tower reads)."""
         f1 = self.level1(x)
         f2 = self.level2(f1)
         f3 = self.level3(f2)
         u = F.interpolate(self.up3(f3), size=f2.shape[-2:]) + self.lateral2(f2)
         u = F.interpolate(self.up2(u), size=f1.shape[-2:]) + self.lateral1(f1)
-        return self.head(u)
+        return self.head(u), f3
 
 
 @contextmanager

@@ -1,0 +1,365 @@
+"""The embedded student: a small video-language transformer trained on the CPU.
+
+It exists so that the whole distillation loop (answer and rationale records, the dual loss,
+both prompts at inference) runs end to end on the embedded world without downloading a
+Video-LLM, and it is built like one: a frozen, separately pretrained vision tower
+(``vision.DetectorTower``, the CNN detector trained on another world) reads each of the 32
+frames; a projector turns each frame's features into a few tokens tagged with a learned
+frame-id embedding (rationales quote frame ids), plus one summary token of what appears and
+what moves; a pre-LN transformer reads [frame tokens ; text tokens] as a prefix LM: frame
+tokens see each other, text tokens see all frames and the text before them. Input and output
+embeddings are tied. Only the projector and the language model train.
+
+Text layout per example: ``<bos> prompt <sep> target <eos>``; ``<sep>`` predicts the first
+target token, so generation starts from ``<bos> prompt <sep>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aotd.distill.loss import ANSWER, IGNORE, RATIONALE
+from aotd.distill.records import LETTERS
+from aotd.distill.students import MARKER
+from aotd.distill.students.base import Example
+from aotd.distill.students.tokenizer import WorldTokenizer
+from aotd.distill.students.vision import PER_CLASS, DetectorTower
+
+CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, TOWER_FILE = "config.json", "tokenizer.json", "model.pt", "tower.pt"
+_SHARED_FRAMES = 256  # recent frame features kept for sharing between a sample's records
+QUESTION = len(LETTERS) + 1  # the mark of question tokens; option lines are marked 1 (A) to len(LETTERS)
+_OPTION_LINE = re.compile(rf"^([{LETTERS}])\. .*$", re.MULTILINE)  # "B. Held." as ``question_block`` writes it
+
+
+@dataclass(frozen=True)
+class EmbeddedStudentConfig:
+    num_frames: int = 32
+    tokens_per_frame: int = 2
+    d_model: int = 128
+    layers: int = 2
+    heads: int = 4
+    mlp: int = 512
+    dropout: float = 0.1
+    max_length: int = 512  # text tokens, <bos> prompt <sep> target <eos>
+    seed: int = 0  # initial weights; construction leaves the global RNG alone
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EmbeddedStudentConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown embedded student config keys {unknown}")
+        return cls(**data)
+
+
+class FrameEncoder(nn.Module):
+    """The projector: tower features -> a summary token, one token per object class, and
+    ``tokens_per_frame`` tokens per frame.
+
+    The summary is the features max-pooled over time (what appears anywhere) and the same for
+    their frame-to-frame changes (what moves). An object token is its class name's word
+    embedding (shared with the text side) plus a projection of that class's 32-frame track
+    (score and box per frame): an option saying "the cup" meets the cup's track through one
+    attention hop, which is what lets a model this small bind words to pixels from a few
+    hundred examples. Frame tokens carry the frame id, for rationales that quote frames.
+    """
+
+    def __init__(self, cfg: EmbeddedStudentConfig, feature_dim: int, classes: int, per_class: int) -> None:
+        super().__init__()
+        self.k, self.d, self.classes, self.per_class = cfg.tokens_per_frame, cfg.d_model, classes, per_class
+        self.inp = nn.LayerNorm(feature_dim)
+        self.proj = nn.Sequential(nn.Linear(feature_dim, self.d), nn.GELU(), nn.Linear(self.d, self.k * self.d))
+        self.summary = nn.Sequential(nn.Linear(2 * feature_dim, self.d), nn.GELU(), nn.Linear(self.d, self.d),
+                                     nn.LayerNorm(self.d))
+        self.track = nn.Sequential(nn.Linear(cfg.num_frames * per_class, self.d), nn.GELU(), nn.Linear(self.d, self.d))
+        nn.init.normal_(self.track[-1].weight, std=0.02)  # start as the class word, learn the track
+        nn.init.zeros_(self.track[-1].bias)
+        self.norm = nn.LayerNorm(self.d)
+        self.frame_pos = nn.Parameter(torch.randn(cfg.num_frames, 1, self.d) * 0.02)
+        self.slot = nn.Parameter(torch.randn(self.k, self.d) * 0.02)
+
+    def forward(self, feats: torch.Tensor, class_words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N, F) tower features and (C, d) class-name embeddings -> tokens (B, 1 + C + N * k, d)
+        (summary, objects, frames) and the summary (B, d)."""
+        b, n = feats.shape[:2]
+        tracks = feats[..., : self.classes * self.per_class].reshape(b, n, self.classes, self.per_class)
+        tracks = tracks.permute(0, 2, 1, 3).reshape(b, self.classes, n * self.per_class)
+        if n < self.frame_pos.shape[0]:
+            tracks = F.pad(tracks, (0, (self.frame_pos.shape[0] - n) * self.per_class))
+        objects = class_words.unsqueeze(0) + self.track(tracks)
+        x = self.inp(feats)
+        appears = x.amax(dim=1)
+        moves = (x[:, 1:] - x[:, :-1]).abs().amax(dim=1) if n > 1 else torch.zeros_like(appears)
+        video = self.summary(torch.cat([appears, moves], -1))
+        tokens = self.norm(self.proj(x).view(b, n, self.k, self.d))
+        tokens = (tokens + self.frame_pos[:n] + self.slot).view(b, n * self.k, self.d)
+        return torch.cat([video.unsqueeze(1), objects, tokens], 1), video
+
+
+class Block(nn.Module):
+    """Pre-LN attention + MLP; returns its keys/values so generation can cache them."""
+
+    def __init__(self, cfg: EmbeddedStudentConfig) -> None:
+        super().__init__()
+        self.heads, self.p = cfg.heads, cfg.dropout
+        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model)
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp), nn.GELU(), nn.Linear(cfg.mlp, cfg.d_model))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
+                past: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        if past is not None:
+            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
+        x = x + self.drop(self.out(a.transpose(1, 2).reshape(b, n, d)))
+        return x + self.drop(self.mlp(self.ln2(x))), (k, v)
+
+
+Cache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class VideoLM(nn.Module):
+    """Frame encoder + prefix-LM decoder with tied embeddings and an option-pointer head.
+
+    The pointer head is why a model this small learns multiple choice in minutes: emitting the
+    letter of the right option otherwise needs a two-hop circuit (option text -> its letter ->
+    the answer position) that a from-scratch transformer finds only after thousands of steps.
+    Here each option line's tokens, which already see the frames and the question, are
+    mean-pooled and scored by one vector; at ``<sep>`` (the position that writes the first
+    target token) each score is added to the logit of that option's letter. Elsewhere the
+    logits are the plain LM's, so rationales are generated as before.
+    """
+
+    def __init__(self, cfg: EmbeddedStudentConfig, feature_dim: int, vocab_size: int, sep_id: int,
+                 letter_ids: list[int], class_words: list[list[int]]) -> None:
+        super().__init__()
+        self.frames = FrameEncoder(cfg, feature_dim, len(class_words), PER_CLASS)
+        self.embed = nn.Embedding(vocab_size, cfg.d_model)
+        self.pos = nn.Embedding(cfg.max_length, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        self.ln = nn.LayerNorm(cfg.d_model)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.pointer = nn.Linear(cfg.d_model, 1, bias=False)
+        self.match_q = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.match_o = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.match_v = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.sep_id = sep_id
+        self.register_buffer("letter_ids", torch.tensor(letter_ids, dtype=torch.long), persistent=False)
+        width = max(len(w) for w in class_words)  # each class name's token ids, padded with -1
+        words = torch.tensor([w + [-1] * (width - len(w)) for w in class_words], dtype=torch.long)
+        self.register_buffer("class_words", words, persistent=False)
+        nn.init.normal_(self.embed.weight, std=0.02)
+        nn.init.normal_(self.pos.weight, std=0.02)
+
+    @staticmethod
+    def prefix_mask(n_vis: int, n_text: int, device: torch.device) -> torch.Tensor:
+        """True where a query may attend: frames <-> frames, text -> frames and earlier text."""
+        n = n_vis + n_text
+        mask = torch.ones(n, n, dtype=torch.bool, device=device).tril_()
+        mask[:, :n_vis] = True
+        mask[:n_vis, n_vis:] = False
+        return mask
+
+    def _run(self, frames: torch.Tensor, ids: torch.Tensor, options: torch.Tensor) -> tuple[torch.Tensor, Cache]:
+        vis, video = self.frames(frames, self._class_vectors())
+        pos = torch.arange(ids.shape[1], device=ids.device)
+        x = self.drop(torch.cat([vis, self.embed(ids) + self.pos(pos)], 1))
+        mask = self.prefix_mask(vis.shape[1], ids.shape[1], ids.device)
+        cache: Cache = []
+        for block in self.blocks:
+            x, kv = block(x, mask)
+            cache.append(kv)
+        h = self.ln(x[:, vis.shape[1] :])
+        return self._point(h @ self.embed.weight.T, h, video, ids, options), cache
+
+    def _class_vectors(self) -> torch.Tensor:
+        """(C, d): the mean word embedding of each class name's tokens."""
+        valid = (self.class_words >= 0).to(self.embed.weight.dtype)
+        vectors = self.embed(self.class_words.clamp(min=0)) * valid.unsqueeze(-1)
+        return vectors.sum(1) / valid.sum(1, keepdim=True)
+
+    def _point(self, logits: torch.Tensor, h: torch.Tensor, video: torch.Tensor, ids: torch.Tensor,
+               options: torch.Tensor) -> torch.Tensor:
+        """Add each option's score to its letter's logit at ``<sep>`` (see the class docstring)."""
+        k = len(self.letter_ids)
+        onehot = F.one_hot(options, k + 2)[..., 1:].to(h.dtype)  # (B, T, K + 1); mark 0 = neither
+        pooled = onehot.transpose(1, 2) @ h / onehot.sum(1).clamp(min=1)[..., None]  # (B, K + 1, d)
+        opts, question = pooled[:, :k], pooled[:, k:]
+        context = self.match_q(question) + self.match_v(video).unsqueeze(1)  # (B, 1, d)
+        match = (self.match_o(opts) * context).sum(-1) / math.sqrt(h.shape[-1])
+        scores = self.pointer(opts).squeeze(-1) + match  # (B, K); an absent option scores 0
+        bonus = torch.zeros(logits.shape[0], logits.shape[-1], dtype=logits.dtype, device=logits.device)
+        bonus = bonus.index_copy(1, self.letter_ids, scores)
+        return logits + (ids == self.sep_id).unsqueeze(-1).to(logits.dtype) * bonus.unsqueeze(1)
+
+    def forward(self, frames: torch.Tensor, ids: torch.Tensor, options: torch.Tensor) -> torch.Tensor:
+        """(B, N, F) frame features, (B, T) ids and option marks -> (B, T, V) logits of the next token."""
+        return self._run(frames, ids, options)[0]
+
+    def step(self, token: torch.Tensor, position: int, cache: Cache) -> torch.Tensor:
+        """Logits after one more token (B, 1), attending to everything cached; extends ``cache``."""
+        x = self.embed(token) + self.pos.weight[position]
+        for i, block in enumerate(self.blocks):
+            x, cache[i] = block(x, None, cache[i])
+        return self.ln(x) @ self.embed.weight.T
+
+
+class EmbeddedStudent:
+    """The ``Student`` protocol over a frozen ``DetectorTower``, ``VideoLM`` and ``WorldTokenizer``."""
+
+    name = "embedded"
+
+    def __init__(self, tower: DetectorTower, config: EmbeddedStudentConfig | None = None,
+                 tokenizer: WorldTokenizer | None = None) -> None:
+        self.tower = tower
+        self.config = config or EmbeddedStudentConfig()
+        self.tokenizer = tokenizer or WorldTokenizer.build()
+        self.max_length = self.config.max_length
+        self._frames: OrderedDict[bytes, torch.Tensor] = OrderedDict()  # see ``prepare_frames``
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            letters = [self.tokenizer.token_id(letter) for letter in LETTERS]
+            words = [self.tokenizer.encode(" " + name) for name in tower.classes]
+            self.model = VideoLM(self.config, tower.dim, len(self.tokenizer), self.tokenizer.sep_id, letters, words)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def visual_tokens(self) -> int:
+        """Positions the frames take before the text: the video summary, the objects and k per frame."""
+        return 1 + len(self.tower.classes) + self.config.num_frames * self.config.tokens_per_frame
+
+    def num_parameters(self) -> int:
+        """Trainable parameters (the tower is frozen and not counted)."""
+        return sum(p.numel() for p in self.model.parameters())
+
+    # -- encoding -------------------------------------------------------------------------
+    def prepare_frames(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(N, H, W, 3) uint8 frames -> (N, F) tower features; features given are passed through
+        (so a caller that asks several prompts about one video runs the tower once).
+
+        Results are shared by the frames' content (a small LRU), so a sample's answer and
+        rationale records, encoded one after the other, run the tower once between them.
+        """
+        n = self.config.num_frames
+        if isinstance(frames, torch.Tensor) and frames.dim() == 2:
+            if tuple(frames.shape) != (n, self.tower.dim) or not frames.is_floating_point():
+                raise ValueError(f"tower features must be ({n}, {self.tower.dim}) floats, got {tuple(frames.shape)}")
+            return frames
+        arr = np.asarray(frames)
+        if arr.ndim != 4 or arr.shape[0] != n or arr.shape[3] != 3 or arr.dtype != np.uint8:
+            raise ValueError(f"the embedded student takes ({n}, H, W, 3) uint8 frames, got {arr.dtype} {arr.shape}")
+        key = hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16).digest()
+        feats = self._frames.get(key)
+        if feats is None:
+            feats = self._frames[key] = self.tower.features(arr)
+        self._frames.move_to_end(key)
+        while len(self._frames) > _SHARED_FRAMES:
+            self._frames.popitem(last=False)
+        return feats
+
+    def _prompt_ids(self, prompt: str) -> tuple[list[int], list[int]]:
+        """``<bos> prompt <sep>`` and, per token, the option (1 = A, 2 = B, ...) whose line it is on."""
+        tok = self.tokenizer
+        ids = tok.encode(prompt)
+        lines = [(m.start(), m.end(), LETTERS.index(m.group(1)) + 1) for m in _OPTION_LINE.finditer(prompt)]
+        first = lines[0][0] if lines else 0  # the question: everything before the first option
+        marks, at = [], 0
+        for i in ids:
+            marks.append(next((k for lo, hi, k in lines if lo <= at < hi), QUESTION if at < first else 0))
+            at += len(tok.tokens[i])
+        return [tok.bos_id, *ids, tok.sep_id], [0, *marks, 0]
+
+    def encode(self, frames: np.ndarray | torch.Tensor, prompt: str, target: str, segment: int) -> Example:
+        if segment not in (ANSWER, RATIONALE):
+            raise ValueError(f"segment must be ANSWER ({ANSWER}) or RATIONALE ({RATIONALE}), got {segment}")
+        head, marks = self._prompt_ids(prompt)
+        tail = [*self.tokenizer.encode(target), self.tokenizer.eos_id]
+        if len(head) + len(tail) > self.max_length:
+            raise ValueError(f"example of {len(head) + len(tail)} tokens (prompt {len(head)}, target {len(tail)}) "
+                             f"exceeds the embedded student's max_length {self.max_length}")
+        options = torch.tensor(marks + [0] * len(tail), dtype=torch.long)
+        return Example(input_ids=head + tail, segments=[IGNORE] * len(head) + [segment] * len(tail),
+                       visual={"features": self.prepare_frames(frames), "options": options})
+
+    def collate(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        if not examples:
+            raise ValueError("cannot collate an empty batch")
+        t = max(len(e.input_ids) for e in examples)
+        ids = torch.full((len(examples), t), self.tokenizer.pad_id, dtype=torch.long)
+        segments = torch.full((len(examples), t), IGNORE, dtype=torch.long)
+        options = torch.zeros((len(examples), t), dtype=torch.long)
+        for i, e in enumerate(examples):
+            ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
+            segments[i, : len(e.segments)] = torch.tensor(e.segments)
+            options[i, : len(e.input_ids)] = e.visual["options"]
+        return {"input_ids": ids, "segments": segments, "options": options,
+                "features": torch.stack([e.visual["features"] for e in examples])}
+
+    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        device = self.device
+        return self.model(batch["features"].to(device), batch["input_ids"].to(device), batch["options"].to(device))
+
+    # -- inference ------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, frames: np.ndarray | torch.Tensor, prompt: str, max_new_tokens: int = 256) -> str:
+        """Greedy decoding with a key/value cache, until ``<eos>``, ``max_new_tokens`` or ``max_length``."""
+        head, marks = self._prompt_ids(prompt)
+        if len(head) >= self.max_length:
+            raise ValueError(f"prompt of {len(head)} tokens leaves no room under max_length {self.max_length}")
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            device = self.device
+            vis = self.prepare_frames(frames)[None].to(device)
+            logits, cache = self.model._run(vis, torch.tensor([head], device=device), torch.tensor([marks], device=device))
+            next_logits, out = logits[0, -1], []
+            for position in range(len(head), min(self.max_length, len(head) + max_new_tokens)):
+                token = int(next_logits.argmax())
+                if token == self.tokenizer.eos_id:
+                    break
+                out.append(token)
+                next_logits = self.model.step(torch.tensor([[token]], device=device), position, cache)[0, -1]
+            return self.tokenizer.decode(out)
+        finally:
+            self.model.train(was_training)
+
+    # -- persistence ----------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / CONFIG_FILE).write_text(json.dumps({"student": self.name, **asdict(self.config)}, indent=2))
+        self.tokenizer.save(directory / TOKENIZER_FILE)
+        self.tower.save(directory / TOWER_FILE)
+        torch.save({k: v.detach().cpu() for k, v in self.model.state_dict().items()}, directory / WEIGHTS_FILE)
+        (directory / MARKER).write_text(json.dumps({"kind": self.name, "tower": self.tower.fingerprint()}) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path, map_location: str | torch.device = "cpu") -> EmbeddedStudent:
+        directory = Path(directory)
+        data = json.loads((directory / CONFIG_FILE).read_text())
+        if data.pop("student", cls.name) != cls.name:
+            raise ValueError(f"{directory} holds a different student, not {cls.name!r}")
+        student = cls(DetectorTower.load(directory / TOWER_FILE), EmbeddedStudentConfig.from_dict(data),
+                      WorldTokenizer.load(directory / TOKENIZER_FILE))
+        state = torch.load(directory / WEIGHTS_FILE, map_location=map_location, weights_only=True)
+        student.model.load_state_dict(state)
+        return student

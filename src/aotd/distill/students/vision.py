@@ -1,0 +1,99 @@
+"""The embedded student's vision tower: the CNN detector, pretrained on another world and frozen.
+
+A Video-LLM reads frames through a vision encoder pretrained elsewhere (CLIP/SigLIP in
+LLaVA) and kept frozen while the language side is tuned, which is the paper's setting. The
+embedded student does the same with the one vision model this project trains from pixels: the
+CenterNet detector (``aotd.tools.embedded.cnn_detector``), trained on key frames of a world
+generated with its own seed, never the world the student is trained or evaluated on.
+
+Per frame the tower gives, for every detectable class, the peak score of its heatmap and
+where that peak is (centre and size, scaled to the frame and multiplied by the score, so an
+absent object contributes nothing), and the deepest feature map averaged over space (what
+the frame looks like beyond the classes: an open door, a raised arm). The student learns the
+rest — who moved what, when, in which order — from these 32 vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from aotd.select.detection import DETECTABLE
+from aotd.tools.embedded.cnn_detector import POOL, STRIDE, CenterNet, CNNDetector, _normalise, _one_thread
+
+FRAME_SIZE = (192, 256)  # (height, width) the detector was trained at; other frames are resized to it
+PER_CLASS = 5  # score, and score * (cx, cy, w, h) scaled to the frame
+_BATCH = 32
+
+
+class DetectorTower:
+    """Frames (N, H, W, 3) uint8 -> (N, ``dim``) float32 features; frozen, deterministic."""
+
+    def __init__(self, net: CenterNet) -> None:
+        self.net = net.eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        self.classes = DETECTABLE  # the first len(classes) * PER_CLASS features are per class, in this order
+        self.dim = len(DETECTABLE) * PER_CLASS + self.net.level3[-1][0].out_channels
+
+    @classmethod
+    def pretrained(cls) -> DetectorTower:
+        """The cached default detector (trained once, on its own world, when missing)."""
+        return cls(CNNDetector.load().model)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> DetectorTower:
+        net = CenterNet(len(DETECTABLE))
+        net.load_state_dict(state)
+        return cls(net)
+
+    def fingerprint(self) -> str:
+        """A short hash of the weights, recorded with a trained student (which tower it learned on)."""
+        buf = io.BytesIO()
+        torch.save(self.state_dict(), buf)
+        return hashlib.blake2b(buf.getvalue(), digest_size=8).hexdigest()
+
+    def save(self, path: Path) -> None:
+        torch.save(self.state_dict(), path)
+
+    @classmethod
+    def load(cls, path: Path) -> DetectorTower:
+        return cls.from_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+    @torch.inference_mode()
+    def features(self, frames: np.ndarray) -> torch.Tensor:
+        arr = np.asarray(frames)
+        if arr.ndim != 4 or arr.shape[3] != 3 or arr.dtype != np.uint8:
+            raise ValueError(f"the vision tower takes (N, H, W, 3) uint8 frames, got {arr.dtype} {arr.shape}")
+        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
+        if tuple(x.shape[2:]) != FRAME_SIZE:
+            x = F.interpolate(x, size=FRAME_SIZE, mode="bilinear", align_corners=False)
+        x = F.avg_pool2d(x, POOL).round()
+        out = []
+        with _one_thread():
+            for start in range(0, len(x), _BATCH):
+                head, deep = self.net.forward_features(_normalise(x[start : start + _BATCH]))
+                out.append(torch.cat([_peaks(head), deep.mean(dim=(2, 3))], 1))
+        return torch.cat(out).float()
+
+
+def _peaks(head: torch.Tensor) -> torch.Tensor:
+    """(n, k + 4, gh, gw) head outputs -> (n, k * 5): per class its peak score and scaled box."""
+    k = len(DETECTABLE)
+    n, _, gh, gw = head.shape
+    heat = torch.sigmoid(head[:, :k]).flatten(2)
+    score, cell = heat.max(dim=2)  # (n, k)
+    regs = head[:, k:].flatten(2).gather(2, cell[:, None, :].expand(n, 4, k))  # (n, 4, k)
+    height, width = FRAME_SIZE
+    cx = ((cell % gw).float() + regs[:, 2]) * STRIDE / width
+    cy = ((cell // gw).float() + regs[:, 3]) * STRIDE / height
+    w, h = regs[:, 0].clamp(max=6).exp() / width, regs[:, 1].clamp(max=6).exp() / height
+    return torch.stack([score, score * cx, score * cy, score * w, score * h], dim=2).flatten(1)
