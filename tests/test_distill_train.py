@@ -149,3 +149,15 @@ def test_a_transformers_student_trains_saves_and_loads(arch: str, tmp_path: Path
     with torch.no_grad():
         assert torch.allclose(student.logits(batch), loaded.logits(batch), atol=1e-5)
     assert isinstance(loaded.generate(_frames(_records(1)[0]), _records(1)[0].prompt, 3), str)
+
+
+def test_epoch_batches_cover_every_example_once_and_group_lengths() -> None:
+    from aotd.distill.train import epoch_batches
+
+    lengths = [30 if i % 3 else 300 for i in range(200)]  # answers and rationales, interleaved
+    batches = epoch_batches(lengths, 8, seed=5)
+    assert sorted(i for b in batches for i in b) == list(range(200)) and len(batches) == 25
+    assert batches == epoch_batches(lengths, 8, seed=5) != epoch_batches(lengths, 8, seed=6)
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    naive = sum(8 * max(lengths[i] for i in range(k, min(k + 8, 200))) for k in range(0, 200, 8))
+    assert padded < 0.6 * naive  # far fewer padded positions than fixed batches of mixed records

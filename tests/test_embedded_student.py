@@ -276,3 +276,28 @@ def test_it_learns_to_answer_from_pixels_and_text(train_world: Path, world_dir: 
     assert accuracy > 0.33  # chance is 0.25; 320 questions: 0.33 is 3.3 standard errors above it
     for s, frames in held_out[:8]:  # greedy generation writes a letter
         assert student.generate(frames, answer_prompt(s.question, s.choice_texts), max_new_tokens=4) in LETTERS[:4]
+
+
+@pytest.mark.slow
+def test_it_learns_to_write_grounded_rationales(world_dir: Path, world_traces: Path) -> None:
+    """Rationale records of four traces, trained to memorisation: the student then writes, from
+    the frames and the rationale prompt, the frame windows and boxes its CoT carried."""
+    samples = {s.sample_id: s for s in load_dataset("star", world_dir).samples}
+    cots = [(t, RuleConverter().convert(t).rationale) for t in read_traces(world_traces)]
+    picked = [(samples[t.sample_id], r) for t, r in cots if r and "[" in r and "from frame" in r][:4]
+    assert len(picked) == 4
+    torch.manual_seed(SEED)
+    student = EmbeddedStudent(DetectorTower.pretrained(), EmbeddedStudentConfig(seed=SEED, dropout=0.0))
+    examples = [student.encode(_features(student, s), rationale_prompt(s.question, s.choice_texts), r, RATIONALE)
+                for s, r in picked]
+    optimizer = torch.optim.AdamW([p for p in student.model.parameters() if p.requires_grad], lr=2e-3)
+    batch = student.collate(examples)
+    for _ in range(150):
+        loss = dual_loss(student.logits(batch), batch["input_ids"], batch["segments"])
+        optimizer.zero_grad()
+        loss.total.backward()
+        optimizer.step()
+    assert loss.rationale.item() < 0.1
+    s, target = picked[0]
+    text = student.generate(_features(student, s), rationale_prompt(s.question, s.choice_texts), max_new_tokens=400)
+    assert text == target  # frame windows ("from frame 12 to frame 18") and boxes ("[x1, y1, x2, y2] in frame 14")

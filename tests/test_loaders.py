@@ -12,42 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loader_helpers import FIXTURES, by_id, copy_fixture, edit_json, fail, touch
 
 from aotd.data.loaders import FORMATS, load_dataset
 from aotd.data.loaders.star import class_folder
-from aotd.data.schema import Dataset, QASample
 from aotd.data.stats import format_summary, summarize
-from aotd.errors import AotdError, DataError
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def fail(call: Callable[[], Any]) -> DataError:
-    with pytest.raises(DataError) as info:
-        call()
-    assert "\n" not in str(info.value), "errors are one line"
-    return info.value
-
-
-def by_id(ds: Dataset) -> dict[str, QASample]:
-    return {s.sample_id: s for s in ds.samples}
-
-
-def copy_fixture(name: str, dest: Path) -> Path:
-    shutil.copytree(FIXTURES / name, dest)
-    return dest
-
-
-def touch(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"")
-    return path
-
-
-def edit_json(path: Path, change: Callable[[Any], None]) -> None:
-    data = json.loads(path.read_text())
-    change(data)
-    path.write_text(json.dumps(data))
+from aotd.errors import AotdError
 
 
 # --- registry ----------------------------------------------------------------------------

@@ -378,52 +378,95 @@ def distill_generate(
     typer.echo(student.generate(frames, prompt, max_new_tokens=max_new_tokens))
 
 
+@app.command("eval")
+def evaluate(
+    data: Annotated[Path, typer.Option(help="the dataset to evaluate on")],
+    model: Annotated[Path | None, typer.Option(help="a trained student (runs/aotd/model)")] = None,
+    traces: Annotated[Path | None, typer.Option(help="or: the agent's traces on the split (aotd agent --split test)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="dataset format")] = "star",
+    split: Annotated[str, typer.Option(help="split to evaluate")] = "test",
+    video_root: Annotated[Path | None, typer.Option(help="folder holding the videos")] = None,
+    rationale: Annotated[bool, typer.Option("--rationale", help="also generate rationales and score their grounding")] = False,
+    limit: Annotated[int | None, typer.Option(help="first N questions only")] = None,
+    out: Annotated[Path, typer.Option(help="summary JSON; rows go to <out>.rows.jsonl beside it")] = Path("results.json"),
+    judge_backend: Annotated[str | None, typer.Option(help="open-ended LLM judge: openai | transformers")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="the judge's model name or path")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(help="the judge's OpenAI-compatible server")] = None,
+    workers: Annotated[int, typer.Option(help="parallel processes")] = 1,
+    shard: Annotated[str | None, typer.Option(help="I/N: this machine's part")] = None,
+) -> None:
+    """Score a student (or the agent's traces): accuracy, fallbacks, rationale grounding, latency and memory."""
+    from aotd.data.loaders import load_dataset
+    from aotd.eval.agent import evaluate_traces
+    from aotd.eval.run import EvalStage, run_eval
+    from aotd.runner import Shard
+    from aotd.runner.jsonl import write_lines_atomic
+
+    if (model is None) == (traces is None):
+        raise AotdError("pass exactly one of --model (a trained student) or --traces (the agent's traces)")
+    samples = load_dataset(fmt, data, split=split, video_root=video_root).samples[:limit]
+    if not samples:
+        raise AotdError(f"{data}: split {split!r} has no questions")
+    classes = _classes(data) if fmt == "star" else None
+    world = data if data.is_dir() else None
+    rows_path = out.with_name(out.name.removesuffix(".json") + ".rows.jsonl")
+    if traces is not None:
+        rows, summary = evaluate_traces(traces, samples, world=world, classes=classes)
+        write_lines_atomic(rows_path, (json.dumps(r) for r in rows))
+        summary = {"system": "agent", "traces": str(traces), **summary}
+    else:
+        assert model is not None
+        judge = None
+        if judge_backend or judge_model:
+            from aotd.eval.metrics import LLMAnswerJudge
+            from aotd.llm.build import build_backend
+
+            judge = LLMAnswerJudge(build_backend(judge_backend, judge_model, judge_base_url, section="judge"))
+        stage = EvalStage(model, rationale=rationale, world=world, judge=judge, classes=classes)
+        report, summary = run_eval(samples, stage, rows_path, shard=Shard.parse(shard) if shard else None,
+                                   workers=workers)
+        summary = {"system": "student", "model": str(model), "run": report.to_dict(), **summary}
+    summary = {"data": str(data), "split": split, "rows": str(rows_path), **summary}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_lines_atomic(out, [json.dumps(summary, indent=2)])
+    typer.echo(json.dumps(summary, indent=2))
+
+
+def _classes(data: Path):  # noqa: ANN202 - StarClasses, imported lazily
+    from aotd.data.loaders.star import class_folder
+    from aotd.data.star_classes import StarClasses
+
+    folder = class_folder(data)
+    return None if folder is None else StarClasses.load(folder)
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option(help="folder for everything the demo writes")] = Path("runs/demo"),
-    videos: Annotated[int, typer.Option(help="videos in the demo world")] = 200,
-    questions: Annotated[int, typer.Option(help="train questions scored in step 1 and answered in step 2")] = 300,
-    seed: Annotated[int, typer.Option()] = 0,
-    workers: Annotated[int, typer.Option()] = 2,
+    size: Annotated[str, typer.Option(help="small (about ten minutes on two cores) | full (a 1,000-video world)")] = "small",
+    seeds: Annotated[int, typer.Option(help="train every student with this many seeds; the report gives mean and spread")] = 1,
+    seed: Annotated[int, typer.Option(help="the world's seed and the first training seed")] = 0,
+    workers: Annotated[int, typer.Option(help="processes for the agent")] = 2,
 ) -> None:
-    """Run the pipeline end to end on the embedded world (so far: world, steps 1-3, the viewer).
+    """The whole pipeline on the embedded world: tools, agent, CoTs, three students, evaluation, report.
 
     Each stage resumes from its output, so a rerun continues where it stopped.
     """
-    from aotd.agent.build import build_planner
-    from aotd.agent.stage import AgentStage, run_agent
-    from aotd.config import PlannerConfig, load_config
-    from aotd.cot.stage import run_cot
-    from aotd.cot.stats import markdown
-    from aotd.data.loaders import load_dataset
-    from aotd.data.stats import format_summary, summarize
-    from aotd.paths import cache_dir
-    from aotd.select import run_selection, write_outputs
-    from aotd.view import write_site
-    from aotd.world.generate import WorldConfig, generate_world
-    from aotd.world.preview import preview
+    from aotd.demo import run_demo
 
-    world = out / "world"
-    if not (world / "world.json").exists():
-        generate_world(WorldConfig(out=world, videos=videos, seed=seed, workers=max(1, workers), open_ended=True))
-    ds = load_dataset("star", world)
-    typer.echo(format_summary(summarize(ds)))
-    typer.echo(f"preview: {preview(world, out / 'world.png')}")
+    run_demo(out, size=size, seeds=seeds, seed=seed, workers=workers, log=typer.echo)
 
-    selected = out / "select" / "config.yaml"
-    if not selected.exists():
-        planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
-        rows, chosen = run_selection(world, load_config(None), split="train", limit=questions, planners=planners)
-        write_outputs(rows, chosen, out / "select")
-    typer.echo("\nStep 1 (Table 1):\n" + (out / "select" / "table1.md").read_text())
-    cfg = load_config(selected)
-    cache = cache_dir() / "runs"
-    samples = ds.by_split("train")[:questions]
-    report, summary = run_agent(samples, AgentStage(cfg, cache_dir=cache), out / "traces.jsonl", workers=workers)
-    typer.echo("Step 2 (agent on train):\n" + json.dumps({"run": report.to_dict(), **summary}, indent=2))
-    report, table, _ = run_cot(out / "traces.jsonl", cfg, out / "cots.jsonl", cache_dir=cache)
-    typer.echo("\nStep 3 (Table 2):\n" + markdown(table))
-    typer.echo(f"\nviewer: {write_site(out / 'cots.jsonl', out / 'site', data=world, limit=40)}")
+
+@app.command("report")
+def report(
+    runs: Annotated[Path, typer.Option(help="a demo folder (aotd demo --out)")] = Path("runs/demo"),
+    out: Annotated[Path | None, typer.Option(help="report folder (default: <runs>/report)")] = None,
+) -> None:
+    """Write the report (Markdown + HTML, tables and plots) of a demo run."""
+    from aotd.report import write_report
+
+    folder = write_report(runs, out or runs / "report")
+    typer.echo(f"wrote {folder / 'README.md'} and {folder / 'index.html'}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,7 @@ from aotd.config import AGENT_SECTIONS, Config
 from aotd.data.schema import QASample
 from aotd.data.video import FrameCache
 from aotd.runner import RunReport, Shard, run_stage
+from aotd.runner.memory import peak_memory_mb
 
 
 class AgentStage:
@@ -64,6 +65,7 @@ class AgentStage:
         timings: dict[str, float] = {}
         record = run_sample(sample, self._planner, self._tools, limits=self.limits, isolate=self.cfg.sandbox.isolate,
                             cache=self._frames, timings=timings)
+        timings["peak_mb"] = peak_memory_mb()  # this process's peak so far: the cost evaluation reads it
         return self._finish(record).model_dump_json(), timings
 
     def failed(self, sample: QASample, reason: str) -> str:

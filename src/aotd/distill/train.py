@@ -114,6 +114,7 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
         raise AotdError(f"student {student.name} has no trainable parameters")
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches_per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    lengths = _lengths(examples)
     per_epoch = batches_per_epoch if world == 1 else batches_per_epoch // world  # every process needs a batch
     if per_epoch == 0:
         raise AotdError(f"{len(examples)} examples make fewer batches than the {world} processes")
@@ -131,8 +132,7 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     started, tokens = time.perf_counter(), 0
     stop = False
     while state.epoch < cfg.epochs and not stop:
-        order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(cfg.seed * 1000 + state.epoch))
-        batches = [order[i:i + cfg.batch_size].tolist() for i in range(0, len(examples), cfg.batch_size)]
+        batches = epoch_batches(lengths, cfg.batch_size, cfg.seed * 1000 + state.epoch)
         while state.position < per_epoch:
             batch = student.collate([examples[i] for i in batches[state.position * world + rank]])
             batch = {k: v.to(accelerator.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
@@ -173,6 +173,28 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     return {"steps": state.step, "epochs_done": state.epoch, "finished": finished, "seconds": round(elapsed, 1),
             "target_tokens_per_s": round(tokens / max(elapsed, 1e-9), 1),
             "final_loss": state.history[-1] if state.history else None}
+
+
+def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, window: int = 32) -> list[list[int]]:
+    """One epoch's batches: a seeded shuffle, then examples sorted by length within each run of
+    ``window`` batches, then the batches shuffled. A batch holds examples of similar length, so
+    short answer records are not padded to the length of a rationale (a few times fewer
+    positions per step), while every epoch still visits every example once in a new order."""
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(lengths), generator=g).tolist()
+    span = batch_size * window
+    batches = []
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start:start + span], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+
+
+def _lengths(examples: Sequence[Example]) -> list[int]:
+    """Token counts, or for examples encoded on demand the characters of prompt and target."""
+    if isinstance(examples, _Reencoded):
+        return [len(r.prompt) + len(r.target) for r in examples.records]
+    return [len(e.input_ids) for e in examples]
 
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:

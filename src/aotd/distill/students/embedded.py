@@ -16,11 +16,9 @@ target token, so generation starts from ``<bos> prompt <sep>``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -38,7 +36,6 @@ from aotd.distill.students.tokenizer import WorldTokenizer
 from aotd.distill.students.vision import PER_CLASS, DetectorTower
 
 CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, TOWER_FILE = "config.json", "tokenizer.json", "model.pt", "tower.pt"
-_SHARED_FRAMES = 256  # recent frame features kept for sharing between a sample's records
 QUESTION = len(LETTERS) + 1  # the mark of question tokens; option lines are marked 1 (A) to len(LETTERS)
 _OPTION_LINE = re.compile(rf"^([{LETTERS}])\. .*$", re.MULTILINE)  # "B. Held." as ``question_block`` writes it
 
@@ -142,8 +139,9 @@ class VideoLM(nn.Module):
     the answer position) that a from-scratch transformer finds only after thousands of steps.
     Here each option line's tokens, which already see the frames and the question, are
     mean-pooled and scored by one vector; at ``<sep>`` (the position that writes the first
-    target token) each score is added to the logit of that option's letter. Elsewhere the
-    logits are the plain LM's, so rationales are generated as before.
+    target token) each score is added to the logit of that option's letter, scaled by a gate
+    that reads the prompt there (an answer prompt opens it, the rationale prompt learns to close
+    it). Elsewhere the logits are the plain LM's, so rationales are generated as before.
     """
 
     def __init__(self, cfg: EmbeddedStudentConfig, feature_dim: int, vocab_size: int, sep_id: int,
@@ -156,6 +154,7 @@ class VideoLM(nn.Module):
         self.ln = nn.LayerNorm(cfg.d_model)
         self.drop = nn.Dropout(cfg.dropout)
         self.pointer = nn.Linear(cfg.d_model, 1, bias=False)
+        self.gate = nn.Linear(cfg.d_model, 1)  # at <sep>: is this an answer prompt (point) or a rationale one?
         self.match_q = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.match_o = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.match_v = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
@@ -206,7 +205,8 @@ class VideoLM(nn.Module):
         scores = self.pointer(opts).squeeze(-1) + match  # (B, K); an absent option scores 0
         bonus = torch.zeros(logits.shape[0], logits.shape[-1], dtype=logits.dtype, device=logits.device)
         bonus = bonus.index_copy(1, self.letter_ids, scores)
-        return logits + (ids == self.sep_id).unsqueeze(-1).to(logits.dtype) * bonus.unsqueeze(1)
+        at_sep = (ids == self.sep_id).unsqueeze(-1).to(logits.dtype) * torch.sigmoid(self.gate(h))
+        return logits + at_sep * bonus.unsqueeze(1)
 
     def forward(self, frames: torch.Tensor, ids: torch.Tensor, options: torch.Tensor) -> torch.Tensor:
         """(B, N, F) frame features, (B, T) ids and option marks -> (B, T, V) logits of the next token."""
@@ -231,7 +231,6 @@ class EmbeddedStudent:
         self.config = config or EmbeddedStudentConfig()
         self.tokenizer = tokenizer or WorldTokenizer.build()
         self.max_length = self.config.max_length
-        self._frames: OrderedDict[bytes, torch.Tensor] = OrderedDict()  # see ``prepare_frames``
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
             letters = [self.tokenizer.token_id(letter) for letter in LETTERS]
@@ -253,12 +252,9 @@ class EmbeddedStudent:
 
     # -- encoding -------------------------------------------------------------------------
     def prepare_frames(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """(N, H, W, 3) uint8 frames -> (N, F) tower features; features given are passed through
-        (so a caller that asks several prompts about one video runs the tower once).
-
-        Results are shared by the frames' content (a small LRU), so a sample's answer and
-        rationale records, encoded one after the other, run the tower once between them.
-        """
+        """(N, H, W, 3) uint8 frames -> (N, F) tower features (remembered by the tower, so the
+        records of one sample, or students trained one after another, run it once); features
+        given are passed through."""
         n = self.config.num_frames
         if isinstance(frames, torch.Tensor) and frames.dim() == 2:
             if tuple(frames.shape) != (n, self.tower.dim) or not frames.is_floating_point():
@@ -267,14 +263,7 @@ class EmbeddedStudent:
         arr = np.asarray(frames)
         if arr.ndim != 4 or arr.shape[0] != n or arr.shape[3] != 3 or arr.dtype != np.uint8:
             raise ValueError(f"the embedded student takes ({n}, H, W, 3) uint8 frames, got {arr.dtype} {arr.shape}")
-        key = hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16).digest()
-        feats = self._frames.get(key)
-        if feats is None:
-            feats = self._frames[key] = self.tower.features(arr)
-        self._frames.move_to_end(key)
-        while len(self._frames) > _SHARED_FRAMES:
-            self._frames.popitem(last=False)
-        return feats
+        return self.tower.features(arr)
 
     def _prompt_ids(self, prompt: str) -> tuple[list[int], list[int]]:
         """``<bos> prompt <sep>`` and, per token, the option (1 = A, 2 = B, ...) whose line it is on."""

@@ -1,0 +1,215 @@
+"""``aotd demo``: the whole method on the embedded world, then a report.
+
+World -> step 1 (Table 1) -> step 2 on the train split -> step 3 (Table 2) -> three training
+sets from the same labels (Instruct: answers only; AoTD: answers + verified CoTs; unfiltered:
+answers + every CoT) -> a student of each, per seed -> every student and the agent on the
+held-out test split (Tables 4/6 in miniature), rationale grounding (Table 7) and cost -> the
+report. Every stage writes its files under ``out`` and is skipped when they exist, so a killed
+demo started again continues where it stopped. Students are evaluated in their own processes,
+so each one's peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aotd.errors import AotdError
+
+VARIANTS = ("instruct", "aotd", "unfiltered")  # Instruct baseline, AoTD (verified CoTs), Table 6's "without filter"
+COT_FILTER = {"instruct": None, "aotd": "verified", "unfiltered": "none"}
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    videos: int
+    select_questions: int  # train questions step 1 scores
+    agent_questions: int | None  # train questions the agent answers (None: all)
+    epochs: int
+    rationale_eval: int  # test questions whose generated rationales are scored for grounding
+
+
+SIZES = {"small": DemoSize(videos=200, select_questions=300, agent_questions=800, epochs=6, rationale_eval=60),
+         "full": DemoSize(videos=1000, select_questions=600, agent_questions=None, epochs=8, rationale_eval=300)}
+
+
+def run_demo(out: Path, *, size: str = "small", seeds: int = 1, seed: int = 0, workers: int = 2,
+             log: Callable[[str], None] = print) -> Path:
+    """Run (or continue) the demo in ``out``; returns the report folder."""
+    if size not in SIZES:
+        raise AotdError(f"--size {size!r}: expected one of {', '.join(SIZES)}")
+    if seeds < 1:
+        raise AotdError(f"--seeds must be at least 1, got {seeds}")
+    spec = SIZES[size]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "demo.json").write_text(json.dumps({"size": size, "seeds": seeds, "seed": seed, **spec.__dict__}, indent=2))
+    clock = _Clock(log)
+    world = _world(out, spec, seed, workers, clock)
+    cfg = _select(out, world, spec, clock)
+    _agent_and_cot(out, world, cfg, spec, workers, clock)
+    _build(out, world, clock)
+    for variant in VARIANTS:
+        for k in range(seeds):
+            _train(out, variant, seed + k, spec, clock)
+    _evaluate(out, world, seeds, seed, spec, clock)
+    from aotd.report import write_report
+
+    report = write_report(out, out / "report")
+    clock.done(f"report: {report / 'README.md'} and {report / 'index.html'}")
+    return report
+
+
+class _Clock:
+    """Prints each stage's start and its duration, so progress is visible throughout."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log, self.start, self.stage_start = log, time.perf_counter(), time.perf_counter()
+
+    def stage(self, text: str) -> None:
+        self.stage_start = time.perf_counter()
+        self.log(f"\n== {text}  [{self._elapsed()}]")
+
+    def done(self, text: str) -> None:
+        self.log(f"   {text}  ({time.perf_counter() - self.stage_start:.0f} s; total {self._elapsed()})")
+
+    def _elapsed(self) -> str:
+        s = int(time.perf_counter() - self.start)
+        return f"{s // 60}:{s % 60:02d}"
+
+
+def _world(out: Path, spec: DemoSize, seed: int, workers: int, clock: _Clock) -> Path:
+    from aotd.data.loaders import load_dataset
+    from aotd.data.stats import format_summary, summarize
+    from aotd.world.generate import WorldConfig, generate_world
+    from aotd.world.preview import preview
+
+    world = out / "world"
+    clock.stage(f"world: {spec.videos} videos, seed {seed}")
+    if not (world / "world.json").exists():
+        generate_world(WorldConfig(out=world, videos=spec.videos, seed=seed, workers=max(1, workers), open_ended=True))
+    clock.log(format_summary(summarize(load_dataset("star", world))))
+    if not (out / "world.png").exists():
+        preview(world, out / "world.png")
+    clock.done("world ready")
+    return world
+
+
+def _select(out: Path, world: Path, spec: DemoSize, clock: _Clock):  # noqa: ANN202 - Config, imported lazily
+    from aotd.agent.build import build_planner
+    from aotd.config import PlannerConfig, load_config
+    from aotd.select import run_selection, write_outputs
+
+    selected = out / "select" / "config.yaml"
+    clock.stage(f"step 1: select tools on {spec.select_questions} train questions (Table 1)")
+    if not selected.exists():
+        planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
+        rows, chosen = run_selection(world, load_config(None), split="train", limit=spec.select_questions,
+                                     planners=planners)
+        write_outputs(rows, chosen, out / "select")
+    clock.log((out / "select" / "table1.md").read_text())
+    clock.done(f"chosen config: {selected}")
+    return load_config(selected)
+
+
+def _agent_and_cot(out: Path, world: Path, cfg, spec: DemoSize, workers: int, clock: _Clock) -> None:  # noqa: ANN001
+    from aotd.agent.stage import AgentStage, run_agent
+    from aotd.cot.stage import run_cot
+    from aotd.cot.stats import markdown
+    from aotd.data.loaders import load_dataset
+    from aotd.paths import cache_dir
+
+    ds = load_dataset("star", world)
+    cache = cache_dir() / "runs"
+    train = ds.by_split("train")[: spec.agent_questions]
+    clock.stage(f"step 2: the agent on {len(train)} train questions")
+    _, summary = run_agent(train, AgentStage(cfg, cache_dir=cache), out / "traces.jsonl", workers=workers)
+    clock.done(f"accuracy {summary.get('accuracy')}")
+    test = ds.by_split("test")
+    clock.stage(f"the agent on the {len(test)} test questions (for Table 4's agent row and the cost comparison)")
+    _, summary = run_agent(test, AgentStage(cfg, cache_dir=None), out / "agent_test.jsonl", workers=workers)
+    clock.done(f"accuracy {summary.get('accuracy')}")
+    clock.stage("step 3: rationales and two-step verification (Table 2)")
+    _, table, _ = run_cot(out / "traces.jsonl", cfg, out / "cots.jsonl", cache_dir=cache)
+    (out / "table2.json").write_text(json.dumps(table, indent=2) + "\n")
+    clock.log(markdown(table))
+    if not (out / "site" / "index.html").exists():
+        from aotd.view import write_site
+
+        write_site(out / "cots.jsonl", out / "site", data=world, limit=40)
+    clock.done(f"viewer: {out / 'site' / 'index.html'}")
+
+
+def _build(out: Path, world: Path, clock: _Clock) -> None:
+    from aotd.cot.stage import read_cots
+    from aotd.data.loaders import load_dataset
+    from aotd.distill.build import build_records, summary
+    from aotd.distill.export import export
+
+    clock.stage("step 4: training sets (Instruct, AoTD, unfiltered CoTs) from the same labels")
+    samples = load_dataset("star", world, split="train").samples
+    cots = read_cots(out / "cots.jsonl")
+    for variant in VARIANTS:
+        path = out / "data" / f"{variant}.jsonl"
+        if not path.exists():
+            f = COT_FILTER[variant]
+            records = build_records(samples, cots, cot_filter=f or "verified", no_cot=f is None, source=str(world))
+            export(records, path, "aotd")
+        from aotd.distill.export import read_train_records
+
+        clock.log(f"   {variant:<10} {summary(read_train_records(path))}")
+    clock.done("training sets written")
+
+
+def _train(out: Path, variant: str, seed: int, spec: DemoSize, clock: _Clock) -> None:
+    from aotd.config import DistillConfig
+    from aotd.distill.export import read_train_records
+    from aotd.distill.students import build_student
+    from aotd.distill.train import prepare, train, video_frames
+    from aotd.distill.train_config import TrainConfig
+
+    run = out / "students" / f"{variant}-seed{seed}"
+    clock.stage(f"train the {variant} student, seed {seed}")
+    if (run / "model").exists():
+        clock.done("already trained")
+        return
+    settings = TrainConfig(epochs=spec.epochs, lr=2e-3, batch_size=16, seed=seed, checkpoint_every=50)
+    student = build_student(DistillConfig(student="embedded", train=settings))
+    records = read_train_records(out / "data" / f"{variant}.jsonl")
+    result = train(student, prepare(student, records, video_frames()), run, settings)
+    (run / "train.json").write_text(json.dumps(result, indent=2) + "\n")
+    clock.done(f"{result['steps']} steps, final loss {result['final_loss']['loss'] if result['final_loss'] else '-'}")
+
+
+def _evaluate(out: Path, world: Path, seeds: int, seed: int, spec: DemoSize, clock: _Clock) -> None:
+    results = out / "results"
+    results.mkdir(exist_ok=True)
+    clock.stage("evaluate the agent on the test split")
+    _cli(["eval", "--traces", str(out / "agent_test.jsonl"), "--data", str(world), "--split", "test",
+          "--out", str(results / "agent.json")], quiet=True)
+    clock.done("agent scored")
+    for variant in VARIANTS:
+        for k in range(seeds):
+            name = f"{variant}-seed{seed + k}"
+            model = out / "students" / name / "model"
+            clock.stage(f"evaluate {name} on the test split")
+            if not (results / f"{name}.json").exists():
+                _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test",
+                      "--out", str(results / f"{name}.json")], quiet=True)
+            if variant != "instruct" and not (results / f"{name}.rationale.json").exists():
+                _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test", "--rationale",
+                      "--limit", str(spec.rationale_eval), "--out", str(results / f"{name}.rationale.json")],
+                     quiet=True)
+            summary = json.loads((results / f"{name}.json").read_text())
+            clock.done(f"accuracy {summary['accuracy']['overall']['accuracy']:.3f}")
+
+
+def _cli(args: list[str], *, quiet: bool) -> None:
+    """``aotd ARGS`` in a fresh process (its peak memory is its own); its errors stop the demo."""
+    done = subprocess.run([sys.executable, "-m", "aotd.cli", *args], capture_output=quiet, text=True)
+    if done.returncode:
+        raise AotdError(f"aotd {' '.join(args)} failed:\n{(done.stderr or '')[-2000:]}")

@@ -1,0 +1,369 @@
+"""``aotd report``: a demo run's numbers as the paper's tables, plots and example rationales.
+
+Reads what ``aotd demo`` wrote (``select/table1.md``, ``table2.json``, ``results/*.json``,
+``students/*/history.jsonl``) and writes ``README.md`` and ``index.html`` (the same content)
+with PNG plots beside them. Every number says which seed it came from, or the mean and spread
+over seeds; the summary line says whether CoT distillation helped and whether the difference
+is larger than the spread between seeds.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
+from aotd.errors import AotdError
+from aotd.runner.jsonl import read_jsonl
+
+SYSTEMS = {"instruct": "Instruct (answers only)", "aotd": "AoTD (answers + verified CoTs)",
+           "unfiltered": "AoTD without filtering (every CoT)"}
+FAMILIES = ("Interaction", "Sequence", "Prediction", "Feasibility")
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def collect(run: Path) -> dict[str, Any]:
+    """Everything the report shows, from a demo folder."""
+    results = run / "results"
+    if not results.is_dir():
+        raise AotdError(f"{run}: no results/ folder; run `aotd demo --out {run}` first (it resumes where it stopped)")
+    students: dict[str, dict[int, dict[str, Any]]] = {}
+    for path in sorted(results.glob("*-seed*.json")):
+        m = re.fullmatch(r"(\w+)-seed(\d+)(\.rationale)?\.json", path.name)
+        if not m:
+            continue
+        entry = students.setdefault(m[1], {}).setdefault(int(m[2]), {})
+        entry["rationale" if m[3] else "answer"] = _load(path)
+    if not students:
+        raise AotdError(f"{results}: no student results (expected <variant>-seed<k>.json)")
+    histories = {p.parent.name: [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+                 for p in sorted((run / "students").glob("*/history.jsonl"))}
+    return {"demo": _load(run / "demo.json") if (run / "demo.json").exists() else {},
+            "table1": (run / "select" / "table1.md").read_text() if (run / "select" / "table1.md").exists() else None,
+            "table2": _load(run / "table2.json") if (run / "table2.json").exists() else None,
+            "agent": _load(results / "agent.json") if (results / "agent.json").exists() else None,
+            "students": students, "histories": histories}
+
+
+def _acc(summary: dict[str, Any], family: str | None = None) -> float | None:
+    acc = summary["accuracy"]["overall"] if family is None else summary["accuracy"]["per_type"].get(family)
+    return None if acc is None else acc["accuracy"]
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float | None]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def _fmt(values: list[float | None]) -> str:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return "–"
+    mean, sd = _mean_sd(vals)
+    return f"{100 * mean:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None else "")
+
+
+def accuracy_table(data: dict[str, Any]) -> str:
+    lines = ["| system | seeds | test accuracy (%) | " + " | ".join(FAMILIES) + " | fallback picks |",
+             "|---|---|---:|" + "---:|" * len(FAMILIES) + "---:|"]
+    if data["agent"]:
+        a = data["agent"]
+        lines.append(f"| agent (tools + rule planner; no training) | – | {_fmt([_acc(a)])} | "
+                     + " | ".join(_fmt([_acc(a, f)]) for f in FAMILIES) + " | – |")
+    for variant, label in SYSTEMS.items():
+        runs = data["students"].get(variant)
+        if not runs:
+            continue
+        answers = [r["answer"] for _, r in sorted(runs.items()) if "answer" in r]
+        fallbacks = sum(s["accuracy"]["overall"]["fallbacks"] for s in answers)
+        seeds = ", ".join(str(k) for k in sorted(runs))
+        lines.append(f"| {label} | {seeds} | {_fmt([_acc(s) for s in answers])} | "
+                     + " | ".join(_fmt([_acc(s, f) for s in answers]) for f in FAMILIES) + f" | {fallbacks} |")
+    return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return "✗" if value is None else f"{100 * value:.1f}"
+
+
+def grounding_table(data: dict[str, Any]) -> str:
+    lines = ["| system | rationales | with windows | temporal IoU | recall@0.5 | box IoU |", "|---|---:|---:|---:|---:|---:|"]
+
+    def row(label: str, g: dict[str, Any] | None) -> None:
+        if not g:
+            lines.append(f"| {label} | – | – | ✗ | ✗ | ✗ |")
+            return
+        lines.append(f"| {label} | {g['rationales']} | {g['with_windows']} | {_cell(g['temporal_iou'])} | "
+                     f"{_cell(g['recall_at_0.5'])} | {_cell(g['spatial_iou'])} |")
+
+    if data["agent"]:
+        row("agent (expert tools' own outputs)", data["agent"].get("grounding"))
+    for variant, label in SYSTEMS.items():
+        for seed, r in sorted(data["students"].get(variant, {}).items()):
+            if variant == "instruct":
+                row(f"{label}, seed {seed} (never asked for a rationale)", None)
+            elif "rationale" in r:
+                row(f"{label}, seed {seed}", r["rationale"].get("grounding"))
+    return "\n".join(lines)
+
+
+def cost_table(data: dict[str, Any]) -> str:
+    lines = ["| system | questions | latency per question (s, mean) | peak memory (MiB) |", "|---|---:|---:|---:|"]
+    if data["agent"] and data["agent"].get("cost"):
+        c = data["agent"]["cost"]
+        lines.append(f"| agent | {data['agent']['rows']} | {c['latency_s_mean']:.3f} | {c['peak_mb']:.0f} |")
+    runs = data["students"].get("aotd", {})
+    for seed, r in sorted(runs.items())[:1]:
+        c = r["answer"].get("cost")
+        if c:
+            lines.append(f"| AoTD student (seed {seed}) | {r['answer']['rows']} | {c['latency_s_mean']:.3f} | {c['peak_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def verdict(data: dict[str, Any]) -> str:
+    """The honest summary line: did CoT distillation help, by how much, beyond the seed spread?"""
+    def accs(variant: str) -> list[float]:
+        return [a for r in data["students"].get(variant, {}).values() if "answer" in r
+                for a in [_acc(r["answer"])] if a is not None]
+
+    base, aotd = accs("instruct"), accs("aotd")
+    if not base or not aotd:
+        return "Not enough results to compare the AoTD student with the Instruct baseline."
+    delta = statistics.fmean(aotd) - statistics.fmean(base)
+    spreads = [s for s in (_mean_sd(base)[1], _mean_sd(aotd)[1]) if s is not None]
+    direction = "helped" if delta > 0 else "did not help" if delta < 0 else "made no difference"
+    text = (f"CoT distillation {direction} here: the AoTD student answers {100 * statistics.fmean(aotd):.1f}% of the "
+            f"test questions against {100 * statistics.fmean(base):.1f}% for the Instruct baseline "
+            f"({100 * delta:+.1f} points, {len(aotd)} seed(s) each).")
+    if spreads:
+        spread = max(spreads)
+        text += (f" The spread between seeds is {100 * spread:.1f} points, so the difference is "
+                 + ("larger than the seed spread." if abs(delta) > 2 * spread else "within about twice the seed "
+                    "spread: not a clear effect."))
+    else:
+        text += " With one seed the spread is unknown; run `aotd demo --seeds 3` before reading much into it."
+    return text
+
+
+# -- plots ------------------------------------------------------------------------------------
+def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    made: list[tuple[str, str]] = []
+    # accuracy by family
+    systems: list[tuple[str, list[dict[str, Any]]]] = []
+    if data["agent"]:
+        systems.append(("agent", [data["agent"]]))
+    for variant in SYSTEMS:
+        runs = [r["answer"] for r in data["students"].get(variant, {}).values() if "answer" in r]
+        if runs:
+            systems.append((variant, runs))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    groups = [*FAMILIES, "all"]
+    width = 0.8 / max(1, len(systems))
+    for i, (name, runs) in enumerate(systems):
+        means = [statistics.fmean([_acc(r, None if g == "all" else g) or 0.0 for r in runs]) for g in groups]
+        sds = [statistics.stdev([_acc(r, None if g == "all" else g) or 0.0 for r in runs]) if len(runs) > 1 else 0
+               for g in groups]
+        ax.bar(np.arange(len(groups)) + i * width, [100 * m for m in means], width, yerr=[100 * s for s in sds],
+               label=name)
+    ax.axhline(25, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xticks(np.arange(len(groups)) + width * (len(systems) - 1) / 2, groups)
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_by_family.png", dpi=110)
+    plt.close(fig)
+    made.append(("accuracy_by_family.png", "Test accuracy by question family (error bars: spread over seeds)"))
+    # filter funnel
+    if data["table2"]:
+        total = next(r for r in data["table2"]["rows"] if r["dataset"] == "all")
+        stages = [("labels", total["labels"]), ("traced", total["traced"]), ("(i) answer ✓", total["answer_ok"]),
+                  ("(ii) step-by-step ✓", total["quality_ok"]), ("kept", total["kept"])]
+        fig, ax = plt.subplots(figsize=(7, 3))
+        ax.barh([s for s, _ in stages][::-1], [n for _, n in stages][::-1], color="tab:green")
+        for i, (_, n) in enumerate(stages[::-1]):
+            ax.text(n, i, f" {n}", va="center")
+        ax.set_xlabel("train questions")
+        fig.tight_layout()
+        fig.savefig(out / "filter_funnel.png", dpi=110)
+        plt.close(fig)
+        made.append(("filter_funnel.png", "Step 3's filter: how many rationales each stage lets through"))
+    # training curves
+    if data["histories"]:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        for name, hist in sorted(data["histories"].items()):
+            steps = [h["step"] for h in hist]
+            for key, style in (("label", "-"), ("rationale", ":")):
+                vals = np.array([h[key] for h in hist], dtype=float)
+                if not vals.any():
+                    continue
+                k = min(20, len(vals))
+                ax.plot(steps[k - 1:], np.convolve(vals, np.ones(k) / k, mode="valid"), style,
+                        label=f"{name} L_{key}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("cross-entropy (running mean)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "training_curves.png", dpi=110)
+        plt.close(fig)
+        made.append(("training_curves.png", "Training curves: L_label (solid) and L_rationale (dotted)"))
+    # grounding IoU histograms
+    series = []
+    if data["agent"] and data["agent"].get("rows"):
+        series.append(("agent", Path(data["agent"]["rows"])))
+    for variant in ("aotd", "unfiltered"):
+        for seed, r in sorted(data["students"].get(variant, {}).items())[:1]:
+            if "rationale" in r:
+                series.append((f"{variant} seed {seed}", Path(r["rationale"]["rows"])))
+    if series:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+        for name, rows_path in series:
+            if not rows_path.exists():
+                continue
+            rows = [r for r in read_jsonl(rows_path) if r.get("grounding")]
+            for ax, key in zip(axes, ("temporal_ious", "box_ious")):
+                vals = [v for r in rows for v in r["grounding"][key]]
+                if vals:
+                    ax.hist(vals, bins=10, range=(0, 1), alpha=0.5, label=name, density=True)
+        for ax, title in zip(axes, ("temporal IoU of stated windows", "IoU of stated boxes")):
+            ax.set_title(title, fontsize=9)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "grounding_iou.png", dpi=110)
+        plt.close(fig)
+        made.append(("grounding_iou.png", "Grounding of rationales: IoU histograms (Table 7's numbers are their means)"))
+    return made
+
+
+def _examples(data: dict[str, Any], out: Path, n: int = 3) -> list[dict[str, Any]]:
+    """A few generated test rationales, each with six of its frames drawn as a strip."""
+    runs = data["students"].get("aotd", {})
+    rows_path = next((Path(r["rationale"]["rows"]) for _, r in sorted(runs.items()) if "rationale" in r), None)
+    if rows_path is None or not rows_path.exists():
+        return []
+    rows = [r for r in read_jsonl(rows_path) if r.get("rationale")]
+    rows.sort(key=lambda r: (not r.get("correct"), r["sample_id"]))
+    picked = rows[:n]
+    world = Path(data["agent"]["data"]) if data["agent"] else None
+    examples = []
+    for i, r in enumerate(picked):
+        image = _strip(world, r["sample_id"], out / f"example_{i}.png") if world else None
+        examples.append({**r, "image": image})
+    return examples
+
+
+def _strip(world: Path, sample_id: str, path: Path) -> str | None:
+    import numpy as np
+    from PIL import Image
+
+    from aotd.data.loaders import load_dataset
+    from aotd.data.video import sample_video
+
+    sample = next((s for s in load_dataset("star", world, split="test").samples if s.sample_id == sample_id), None)
+    if sample is None:
+        return None
+    frames = sample_video(sample.video.path, start_s=sample.start, end_s=sample.end).frames
+    picks = np.linspace(0, len(frames) - 1, 6).round().astype(int)
+    Image.fromarray(np.concatenate([frames[i] for i in picks], axis=1)).save(path)
+    return path.name
+
+
+# -- writing ----------------------------------------------------------------------------------
+def write_report(run: Path, out: Path) -> Path:
+    data = collect(run)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = _plots(data, out)
+    examples = _examples(data, out)
+    demo = data["demo"]
+    parts: list[tuple[str, str]] = [("text", f"**{verdict(data)}**")]
+    if demo:
+        parts.append(("text", f"World: {demo.get('videos')} videos, seed {demo.get('seed')}; size `{demo.get('size')}`; "
+                              f"students trained for {demo.get('epochs')} epochs with seeds "
+                              f"{demo.get('seed')}..{demo.get('seed', 0) + demo.get('seeds', 1) - 1}."))
+    parts.append(("h2", "Tables 4 and 6 in miniature: accuracy on the held-out test split"))
+    parts.append(("table", accuracy_table(data)))
+    parts.append(("h2", "Table 7: grounding of rationales"))
+    parts.append(("table", grounding_table(data)))
+    parts.append(("h2", "Cost: the agent against the distilled student, same test questions"))
+    parts.append(("table", cost_table(data)))
+    if data["table1"]:
+        parts += [("h2", "Table 1: tool selection (step 1)"), ("table", data["table1"].strip())]
+    if data["table2"]:
+        from aotd.cot.stats import markdown
+
+        parts += [("h2", "Table 2: CoT verification (step 3)"), ("table", markdown(data["table2"]).strip())]
+    parts.append(("h2", "Plots"))
+    for name, caption in plots:
+        parts.append(("image", f"{name}|{caption}"))
+    if examples:
+        parts.append(("h2", "Example rationales written by the AoTD student (test split)"))
+        for e in examples:
+            head = (f"`{e['sample_id']}` — {e['question']} Label: {e['answer']}; "
+                    f"student: {e.get('prediction')} ({'right' if e.get('correct') else 'wrong'}).")
+            parts.append(("text", head))
+            if e.get("image"):
+                parts.append(("image", f"{e['image']}|six of the 32 frames"))
+            parts.append(("quote", e["rationale"]))
+    (out / "README.md").write_text(_markdown(parts))
+    (out / "index.html").write_text(_html(parts))
+    (out / "report.json").write_text(json.dumps({"verdict": verdict(data), "agent": data["agent"],
+                                                 "students": data["students"]}, indent=2, default=str))
+    return out
+
+
+def _markdown(parts: list[tuple[str, str]]) -> str:
+    lines = ["# AoTD demo report", ""]
+    for kind, text in parts:
+        if kind == "h2":
+            lines += [f"## {text}", ""]
+        elif kind == "image":
+            name, caption = text.split("|", 1)
+            lines += [f"![{caption}]({name})", "", f"*{caption}*", ""]
+        elif kind == "quote":
+            lines += ["> " + text, ""]
+        else:
+            lines += [text, ""]
+    return "\n".join(lines)
+
+
+def _html(parts: list[tuple[str, str]]) -> str:
+    body = ["<h1>AoTD demo report</h1>"]
+    for kind, text in parts:
+        if kind == "h2":
+            body.append(f"<h2>{html.escape(text)}</h2>")
+        elif kind == "image":
+            name, caption = text.split("|", 1)
+            body.append(f'<figure><img src="{html.escape(name)}" alt="{html.escape(caption)}">'
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        elif kind == "quote":
+            body.append(f"<blockquote>{html.escape(text)}</blockquote>")
+        elif kind == "table":
+            body.append(_table_html(text))
+        else:
+            body.append(f"<p>{html.escape(text).replace('**', '')}</p>")
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px}"
+             "img{max-width:100%}blockquote{background:#f4f4f4;padding:.6em 1em;margin:.5em 0}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>AoTD demo report</title><style>{style}</style>"
+            f"</head><body>{''.join(body)}</body></html>\n")
+
+
+def _table_html(markdown: str) -> str:
+    rows = [line.strip().strip("|").split("|") for line in markdown.splitlines() if line.strip().startswith("|")]
+    rows = [r for r in rows if not all(set(c.strip()) <= set("-:") for c in r)]
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(c.strip())}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c.strip().replace('**', ''))}</td>" for c in r) + "</tr>"
+                   for r in rows[1:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

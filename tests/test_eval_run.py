@@ -1,0 +1,127 @@
+"""Step 4 end to end through the CLI on the session world: build, train the embedded student,
+generate, evaluate (resumable rows, grounding, cost), the agent's traces scored the same way,
+bad input, and the report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aotd.agent.run import read_traces
+from aotd.cli import main
+from aotd.cot.convert import RuleConverter
+from aotd.cot.stage import build_cot
+from aotd.cot.verify import NormalizedAnswer, RuleJudge
+from aotd.data.loaders import load_dataset
+from aotd.distill.records import LETTERS
+from aotd.runner.jsonl import read_jsonl
+
+pytestmark = pytest.mark.slow  # trains a student once (about a minute), then evaluates it
+
+
+def _run(args: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code in (0, None), f"aotd {' '.join(args)} exited {exit_info.value.code}"
+
+
+@pytest.fixture(scope="module")
+def trained(world_dir: Path, world_traces: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An AoTD embedded student trained four short epochs on the session world's train split."""
+    tmp = tmp_path_factory.mktemp("distill")
+    cots = [build_cot(t, RuleConverter(), RuleJudge(), NormalizedAnswer()) for t in read_traces(world_traces)]
+    (tmp / "cots.jsonl").write_text("".join(c.model_dump_json() + "\n" for c in cots))
+    config = yaml.safe_load(Path("configs/embedded.yaml").read_text())
+    config["distill"]["train"].update(epochs=5, warmup_steps=5, checkpoint_every=20)
+    (tmp / "config.yaml").write_text(yaml.safe_dump(config))
+    _run(["distill", "build", "--cots", str(tmp / "cots.jsonl"), "--data", str(world_dir), "--out", str(tmp / "train.jsonl"),
+          "--cot-filter", "none"])  # every rationale: the session world's 48 traces keep few
+    _run(["distill", "train", "--config", str(tmp / "config.yaml"), "--train", str(tmp / "train.jsonl"),
+          "--out", str(tmp / "run")])
+    return tmp / "run"
+
+
+def test_training_writes_a_loadable_student_that_answers_and_explains(trained: Path, world_dir: Path, capsys) -> None:
+    assert {"model", "history.jsonl", "loss.png"} <= {p.name for p in trained.iterdir()}
+    history = [json.loads(line) for line in (trained / "history.jsonl").read_text().splitlines()]
+    assert any(h["rationale"] > 0 for h in history)  # rationale records fed L_rationale
+    s = load_dataset("star", world_dir, split="test").samples[0]
+    common = ["distill", "generate", "--model", str(trained / "model"), "--video", str(s.video.path),
+              "--question", s.question, "--start", str(s.start), "--end", str(s.end), "--choices", *s.choice_texts]
+    capsys.readouterr()
+    _run(common + ["--max-new-tokens", "4"])
+    assert capsys.readouterr().out.strip() in LETTERS  # the answer format is learnt
+    _run(common + ["--rationale", "--max-new-tokens", "60"])  # that it learns to explain: test_embedded_student
+    assert capsys.readouterr().out.endswith("\n")
+
+
+def test_eval_scores_resumes_and_measures(trained: Path, world_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "results.json"
+    args = ["eval", "--model", str(trained / "model"), "--data", str(world_dir), "--split", "test", "--limit", "6",
+            "--rationale", "--out", str(out)]
+    _run(args)
+    summary = json.loads(out.read_text())
+    assert summary["scored"] == summary["rows"] == summary["expected"] == 6 and summary["complete"]
+    acc = summary["accuracy"]["overall"]
+    assert acc["n"] == 6 and 0 <= acc["accuracy"] <= 1 and acc["fallbacks"] <= 6
+    assert summary["cost"]["latency_s_mean"] > 0 and summary["cost"]["peak_mb"] > 0
+    assert summary["grounding"]["rationales"] == 6
+    rows = list(read_jsonl(tmp_path / "results.rows.jsonl"))
+    assert len(rows) == 6 and all("rationale" in r and "grounding" in r and "parsed_by" in r for r in rows)
+    _run(args)  # a second run finds every row written and adds none
+    assert len(list(read_jsonl(tmp_path / "results.rows.jsonl"))) == 6
+    assert json.loads(out.read_text())["run"]["already_done"] == 6
+
+
+def test_agent_traces_are_scored_like_a_student(world_dir: Path, world_traces: Path, tmp_path: Path) -> None:
+    out = tmp_path / "agent.json"
+    _run(["eval", "--traces", str(world_traces), "--data", str(world_dir), "--split", "train", "--out", str(out)])
+    summary = json.loads(out.read_text())
+    traces = read_traces(world_traces)
+    assert summary["system"] == "agent" and summary["rows"] == len(traces)
+    assert summary["accuracy"]["overall"]["correct"] == sum(bool(t.correct) for t in traces)
+    g = summary["grounding"]
+    assert g["rationales"] > 0 and g["temporal_iou"] is not None and g["spatial_iou"] is not None
+    assert summary["cost"]["latency_s_mean"] > 0
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--split", "nosuch"], "no annotation file for the nosuch split"),
+    (["--limit", "0"], "has no questions"),
+    (["--model", "{tmp}"], "not a saved student"),
+    ([], "exactly one of --model"),
+])
+def test_eval_bad_input_is_one_line_and_exit_2(extra, message, world_dir: Path, tmp_path: Path, capsys) -> None:
+    args = ["eval", "--data", str(world_dir), "--out", str(tmp_path / "r.json")]
+    if extra[:1] in (["--split"], ["--limit"]):
+        args += ["--traces", str(tmp_path / "t.jsonl")]
+    args += [str(tmp_path) if e == "{tmp}" else e for e in extra]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_report_from_a_run_folder(trained: Path, world_dir: Path, world_traces: Path, tmp_path: Path) -> None:
+    """A demo-shaped folder (agent, two students sharing one model) gives every table and plot."""
+    run = tmp_path / "run"
+    (run / "results").mkdir(parents=True)
+    shutil.copytree(trained, run / "students" / "aotd-seed0")
+    _run(["eval", "--traces", str(world_traces), "--data", str(world_dir), "--split", "train",
+          "--out", str(run / "results" / "agent.json")])
+    for name, extra in (("aotd-seed0", []), ("instruct-seed0", []), ("aotd-seed0.rationale", ["--rationale"])):
+        _run(["eval", "--model", str(trained / "model"), "--data", str(world_dir), "--split", "test", "--limit", "4",
+              *extra, "--out", str(run / "results" / f"{name}.json")])
+    _run(["report", "--runs", str(run)])
+    report = run / "report"
+    text = (report / "README.md").read_text()
+    for part in ("Tables 4 and 6", "Table 7", "Cost", "AoTD (answers + verified CoTs)", "Instruct (answers only)",
+                 "With one seed the spread is unknown"):
+        assert part in text
+    assert {"accuracy_by_family.png", "training_curves.png", "grounding_iou.png", "index.html"} <= {
+        p.name for p in report.iterdir()}
+    assert "<table>" in (report / "index.html").read_text()
