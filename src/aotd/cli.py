@@ -426,7 +426,7 @@ def evaluate(
         report, summary = run_eval(samples, stage, rows_path, shard=Shard.parse(shard) if shard else None,
                                    workers=workers)
         summary = {"system": "student", "model": str(model), "run": report.to_dict(), **summary}
-    summary = {"data": str(data), "split": split, "rows": str(rows_path), **summary}
+    summary = {"data": str(data), "split": split, "rows_file": str(rows_path), **summary}
     out.parent.mkdir(parents=True, exist_ok=True)
     write_lines_atomic(out, [json.dumps(summary, indent=2)])
     typer.echo(json.dumps(summary, indent=2))

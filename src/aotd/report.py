@@ -220,11 +220,11 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
     # grounding IoU histograms
     series = []
     if data["agent"] and data["agent"].get("rows"):
-        series.append(("agent", Path(data["agent"]["rows"])))
+        series.append(("agent", Path(data["agent"]["rows_file"])))
     for variant in ("aotd", "unfiltered"):
         for seed, r in sorted(data["students"].get(variant, {}).items())[:1]:
             if "rationale" in r:
-                series.append((f"{variant} seed {seed}", Path(r["rationale"]["rows"])))
+                series.append((f"{variant} seed {seed}", Path(r["rationale"]["rows_file"])))
     if series:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
         for name, rows_path in series:
@@ -248,7 +248,7 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
 def _examples(data: dict[str, Any], out: Path, n: int = 3) -> list[dict[str, Any]]:
     """A few generated test rationales, each with six of its frames drawn as a strip."""
     runs = data["students"].get("aotd", {})
-    rows_path = next((Path(r["rationale"]["rows"]) for _, r in sorted(runs.items()) if "rationale" in r), None)
+    rows_path = next((Path(r["rationale"]["rows_file"]) for _, r in sorted(runs.items()) if "rationale" in r), None)
     if rows_path is None or not rows_path.exists():
         return []
     rows = [r for r in read_jsonl(rows_path) if r.get("rationale")]

@@ -21,7 +21,7 @@ from aotd.config import AGENT_SECTIONS, Config
 from aotd.data.schema import QASample
 from aotd.data.video import FrameCache
 from aotd.runner import RunReport, Shard, run_stage
-from aotd.runner.memory import peak_memory_mb
+from aotd.runner.memory import peak_memory_mb, reset_peak_memory
 
 
 class AgentStage:
@@ -48,6 +48,7 @@ class AgentStage:
     def setup(self) -> None:
         from aotd.agent.build import build_planner, tool_factory
 
+        reset_peak_memory()  # count what this stage loads, not what the parent process held
         if self._planner is None:
             self._planner = build_planner(self.cfg.planner, None if self.cache_dir is None else self.cache_dir / "llm")
         if self._tools is None:

@@ -37,7 +37,7 @@ from aotd.eval.grounding import (
 from aotd.eval.metrics import accuracy_summary, normalized_match, parse_option
 from aotd.runner import RunReport, Shard, run_stage
 from aotd.runner.jsonl import read_jsonl
-from aotd.runner.memory import peak_memory_mb
+from aotd.runner.memory import peak_memory_mb, reset_peak_memory
 
 ANSWER_TOKENS = 16  # a letter or a short phrase; generation stops at end-of-text before that
 RATIONALE_TOKENS = 384
@@ -79,6 +79,7 @@ class EvalStage:
     def setup(self) -> None:
         from aotd.distill.students import load_student
 
+        reset_peak_memory()  # count what this stage loads, not what the parent process held
         self._student = load_student(self.model_dir)
         self._student.model.eval()
 

@@ -49,7 +49,7 @@ class EmbeddedStudentConfig:
     heads: int = 4
     mlp: int = 512
     dropout: float = 0.1
-    max_length: int = 512  # text tokens, <bos> prompt <sep> target <eos>
+    max_length: int = 768  # text tokens, <bos> prompt <sep> target <eos>; the longest world CoTs are ~460
     seed: int = 0  # initial weights; construction leaves the global RNG alone
 
     @classmethod
