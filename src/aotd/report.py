@@ -202,11 +202,11 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
     if data["histories"]:
         fig, ax = plt.subplots(figsize=(8, 4))
         for name, hist in sorted(data["histories"].items()):
-            steps = [h["step"] for h in hist]
             for key, style in (("label", "-"), ("rationale", ":")):
-                vals = np.array([h[key] for h in hist], dtype=float)
-                if not vals.any():
+                points = [(h["step"], h[key]) for h in hist if h[key] > 0]  # steps whose batch had that segment
+                if not points:
                     continue
+                steps, vals = [p[0] for p in points], np.array([p[1] for p in points], dtype=float)
                 k = min(20, len(vals))
                 ax.plot(steps[k - 1:], np.convolve(vals, np.ones(k) / k, mode="valid"), style,
                         label=f"{name} L_{key}")

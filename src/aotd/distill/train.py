@@ -245,12 +245,12 @@ def plot_history(history: list[dict[str, float]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [h["step"] for h in history]
     fig, ax = plt.subplots(figsize=(7, 4))
     for key, label in (("loss", "L (total)"), ("label", "L_label"), ("rationale", "L_rationale")):
-        values = np.array([h[key] for h in history], dtype=float)
-        if key == "rationale" and not values.any():
+        points = [(h["step"], h[key]) for h in history if key == "loss" or h[key] > 0]  # batches with that segment
+        if not points:
             continue
+        steps, values = [p[0] for p in points], np.array([p[1] for p in points], dtype=float)
         kernel = min(20, len(values))
         smooth = np.convolve(values, np.ones(kernel) / kernel, mode="valid")
         ax.plot(steps[kernel - 1:], smooth, label=label)
