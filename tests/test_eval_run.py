@@ -106,6 +106,16 @@ def test_eval_bad_input_is_one_line_and_exit_2(extra, message, world_dir: Path, 
     assert message in capsys.readouterr().err
 
 
+def test_a_model_folder_from_another_architecture_is_a_clear_error(trained: Path, tmp_path: Path,
+                                                                    world_dir: Path, capsys) -> None:
+    foreign = tmp_path / "model"
+    shutil.copytree(trained / "model", foreign)
+    (foreign / "aotd_student.json").write_text('{"kind": "qwen2-vl"}')  # an embedded student's files, another arch
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--model", str(foreign), "--data", str(world_dir), "--limit", "1", "--out", str(tmp_path / "r.json")])
+    assert exit_info.value.code == 2 and "cannot load the saved student" in capsys.readouterr().err
+
+
 def test_report_from_a_run_folder(trained: Path, world_dir: Path, world_traces: Path, tmp_path: Path) -> None:
     """A demo-shaped folder (agent, two students sharing one model) gives every table and plot."""
     run = tmp_path / "run"

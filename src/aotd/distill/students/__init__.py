@@ -37,11 +37,17 @@ def load_student(directory: Path) -> Student:
     marker = directory / MARKER
     if not marker.is_file():
         raise AotdError(f"{directory}: not a saved student (no {MARKER}); pass the model/ folder of a training run")
-    kind = json.loads(marker.read_text()).get("kind")
-    if kind == "embedded":
-        from aotd.distill.students.embedded import EmbeddedStudent
+    try:
+        kind = json.loads(marker.read_text()).get("kind")
+        if kind == "embedded":
+            from aotd.distill.students.embedded import EmbeddedStudent
 
-        return EmbeddedStudent.load(directory)
-    from aotd.distill.students.hf import load_hf_student
+            return EmbeddedStudent.load(directory)
+        from aotd.distill.students.hf import load_hf_student
 
-    return load_hf_student(str(directory))
+        return load_hf_student(str(directory))
+    except AotdError:
+        raise
+    except (ValueError, KeyError, OSError, RuntimeError, AttributeError) as exc:  # torn or foreign files
+        raise AotdError(f"{directory}: cannot load the saved student ({type(exc).__name__}: {str(exc)[:300]}); "
+                        "pass the model/ folder that `aotd distill train` wrote") from None
