@@ -131,6 +131,7 @@ def _agent_and_cot(out: Path, world: Path, cfg, spec: DemoSize, workers: int, cl
     clock.done(f"accuracy {summary.get('accuracy')}")
     test = ds.by_split("test")
     clock.stage(f"the agent on the {len(test)} test questions (for Table 4's agent row and the cost comparison)")
+    # no tool-output cache here: the test run's latency and memory are the agent's real cost
     _, summary = run_agent(test, AgentStage(cfg, cache_dir=None), out / "agent_test.jsonl", workers=workers)
     clock.done(f"accuracy {summary.get('accuracy')}")
     clock.stage("step 3: rationales and two-step verification (Table 2)")
