@@ -14,7 +14,7 @@ from aotd.data.sampling import SampledFrames
 from aotd.data.schema import QASample, Situation, VideoInfo
 from aotd.eval import (
     GroundTruth,
-    LLMAnswerJudge,
+    LLMScoreJudge,
     PredBox,
     accuracy_summary,
     box_scores,
@@ -147,7 +147,7 @@ class ScriptedBackend:
 def test_llm_answer_judge_scores_and_names_its_model() -> None:
     backend = ScriptedBackend(["{'pred': 'yes', 'score': 4}", "It is hard to say.", LLMError("server down"),
                                "{'pred': 'no', 'score': 1}"])
-    judge = LLMAnswerJudge(backend)
+    judge = LLMScoreJudge(backend)
     ok = judge.score("What did the person open?", "the door", "Opened the door")
     assert (ok.correct, ok.score, ok.method, ok.error, ok.parsed) == (True, 4.0, "llm:judge-8b", None, True)
     assert ok.reply == "{'pred': 'yes', 'score': 4}"
@@ -165,7 +165,7 @@ def test_llm_answer_judge_scores_and_names_its_model() -> None:
 
 def test_llm_answer_judge_shortcut_skips_equal_answers() -> None:
     backend = ScriptedBackend([])
-    result = LLMAnswerJudge(backend, shortcut=True).score("q", "threw the towel", "Throw towel.")
+    result = LLMScoreJudge(backend, shortcut=True).score("q", "threw the towel", "Throw towel.")
     assert (result.correct, result.score, result.method) == (True, 5.0, "normalized")
     assert backend.requests == []
 
@@ -173,7 +173,7 @@ def test_llm_answer_judge_shortcut_skips_equal_answers() -> None:
 def test_llm_answer_judge_over_http() -> None:
     with running_server() as fake:
         fake.script = ["reply:{'pred': 'yes', 'score': 5}"]
-        result = LLMAnswerJudge(fake.backend()).score("What did the person take?", "the cup", "a cup")
+        result = LLMScoreJudge(fake.backend()).score("What did the person take?", "the cup", "a cup")
     assert (result.correct, result.score, result.method) == (True, 5.0, "llm:tiny-model")
     assert fake.requests[0]["messages"] == judge_messages("What did the person take?", "the cup", "a cup")
 

@@ -55,8 +55,7 @@ def test_training_writes_a_loadable_student_that_answers_and_explains(trained: P
     capsys.readouterr()
     _run(common + ["--max-new-tokens", "4"])
     assert capsys.readouterr().out.strip() in LETTERS  # the answer format is learnt
-    _run(common + ["--rationale", "--max-new-tokens", "60"])  # that it learns to explain: test_embedded_student
-    assert capsys.readouterr().out.endswith("\n")
+    _run(common + ["--rationale", "--max-new-tokens", "60"])  # exits 0; that it learns to explain: test_embedded_student
 
 
 def test_eval_scores_resumes_and_measures(trained: Path, world_dir: Path, tmp_path: Path, capsys) -> None:

@@ -418,10 +418,10 @@ def evaluate(
         assert model is not None
         judge = None
         if judge_backend or judge_model:
-            from aotd.eval.metrics import LLMAnswerJudge
+            from aotd.eval.metrics import LLMScoreJudge
             from aotd.llm.build import build_backend
 
-            judge = LLMAnswerJudge(build_backend(judge_backend, judge_model, judge_base_url, section="judge"))
+            judge = LLMScoreJudge(build_backend(judge_backend, judge_model, judge_base_url, section="judge"))
         stage = EvalStage(model, rationale=rationale, world=world, judge=judge, classes=classes)
         report, summary = run_eval(samples, stage, rows_path, shard=Shard.parse(shard) if shard else None,
                                    workers=workers)

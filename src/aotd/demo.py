@@ -149,7 +149,7 @@ def _build(out: Path, world: Path, clock: _Clock) -> None:
     from aotd.cot.stage import read_cots
     from aotd.data.loaders import load_dataset
     from aotd.distill.build import build_records, summary
-    from aotd.distill.export import export
+    from aotd.distill.export import export, read_train_records
 
     clock.stage("step 4: training sets (Instruct, AoTD, unfiltered CoTs) from the same labels")
     samples = load_dataset("star", world, split="train").samples
@@ -160,8 +160,6 @@ def _build(out: Path, world: Path, clock: _Clock) -> None:
             f = COT_FILTER[variant]
             records = build_records(samples, cots, cot_filter=f or "verified", no_cot=f is None, source=str(world))
             export(records, path, "aotd")
-        from aotd.distill.export import read_train_records
-
         clock.log(f"   {variant:<10} {summary(read_train_records(path))}")
     clock.done("training sets written")
 
@@ -191,7 +189,7 @@ def _evaluate(out: Path, world: Path, seeds: int, seed: int, spec: DemoSize, clo
     results.mkdir(exist_ok=True)
     clock.stage("evaluate the agent on the test split")
     _cli(["eval", "--traces", str(out / "agent_test.jsonl"), "--data", str(world), "--split", "test",
-          "--out", str(results / "agent.json")], quiet=True)
+          "--out", str(results / "agent.json")])
     clock.done("agent scored")
     for variant in VARIANTS:
         for k in range(seeds):
@@ -200,17 +198,16 @@ def _evaluate(out: Path, world: Path, seeds: int, seed: int, spec: DemoSize, clo
             clock.stage(f"evaluate {name} on the test split")
             if not (results / f"{name}.json").exists():
                 _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test",
-                      "--out", str(results / f"{name}.json")], quiet=True)
+                      "--out", str(results / f"{name}.json")])
             if variant != "instruct" and not (results / f"{name}.rationale.json").exists():
                 _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test", "--rationale",
-                      "--limit", str(spec.rationale_eval), "--out", str(results / f"{name}.rationale.json")],
-                     quiet=True)
+                      "--limit", str(spec.rationale_eval), "--out", str(results / f"{name}.rationale.json")])
             summary = json.loads((results / f"{name}.json").read_text())
             clock.done(f"accuracy {summary['accuracy']['overall']['accuracy']:.3f}")
 
 
-def _cli(args: list[str], *, quiet: bool) -> None:
+def _cli(args: list[str]) -> None:
     """``aotd ARGS`` in a fresh process (its peak memory is its own); its errors stop the demo."""
-    done = subprocess.run([sys.executable, "-m", "aotd.cli", *args], capture_output=quiet, text=True)
+    done = subprocess.run([sys.executable, "-m", "aotd.cli", *args], capture_output=True, text=True)
     if done.returncode:
         raise AotdError(f"aotd {' '.join(args)} failed:\n{(done.stderr or '')[-2000:]}")

@@ -180,10 +180,8 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
     ax.set_xticks(np.arange(len(groups)) + width * (len(systems) - 1) / 2, groups)
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "accuracy_by_family.png", dpi=110)
-    plt.close(fig)
-    made.append(("accuracy_by_family.png", "Test accuracy by question family (error bars: spread over seeds)"))
+    made.append(_save(fig, out / "accuracy_by_family.png",
+                          "Test accuracy by question family (error bars: spread over seeds)"))
     # filter funnel
     if data["table2"]:
         total = next(r for r in data["table2"]["rows"] if r["dataset"] == "all")
@@ -194,10 +192,8 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
         for i, (_, n) in enumerate(stages[::-1]):
             ax.text(n, i, f" {n}", va="center")
         ax.set_xlabel("train questions")
-        fig.tight_layout()
-        fig.savefig(out / "filter_funnel.png", dpi=110)
-        plt.close(fig)
-        made.append(("filter_funnel.png", "Step 3's filter: how many rationales each stage lets through"))
+        made.append(_save(fig, out / "filter_funnel.png",
+                          "Step 3's filter: how many rationales each stage lets through"))
     # training curves
     if data["histories"]:
         fig, ax = plt.subplots(figsize=(8, 4))
@@ -213,10 +209,8 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
         ax.set_xlabel("step")
         ax.set_ylabel("cross-entropy (running mean)")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "training_curves.png", dpi=110)
-        plt.close(fig)
-        made.append(("training_curves.png", "Training curves: L_label (solid) and L_rationale (dotted)"))
+        made.append(_save(fig, out / "training_curves.png",
+                          "Training curves: L_label (solid) and L_rationale (dotted)"))
     # grounding IoU histograms
     series = []
     if data["agent"] and data["agent"].get("rows"):
@@ -238,11 +232,19 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
         for ax, title in zip(axes, ("temporal IoU of stated windows", "IoU of stated boxes")):
             ax.set_title(title, fontsize=9)
             ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "grounding_iou.png", dpi=110)
-        plt.close(fig)
-        made.append(("grounding_iou.png", "Grounding of rationales: IoU histograms (Table 7's numbers are their means)"))
+        made.append(_save(fig, out / "grounding_iou.png",
+                          "Grounding of rationales: IoU histograms (Table 7's numbers are their means)"))
     return made
+
+
+def _save(fig, path: Path, caption: str) -> tuple[str, str]:  # noqa: ANN001 - a matplotlib Figure
+    """Write one plot beside the report and close it; (file name, caption) for the pages."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name, caption
 
 
 def _examples(data: dict[str, Any], out: Path, n: int = 3) -> list[dict[str, Any]]:

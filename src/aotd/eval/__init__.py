@@ -22,7 +22,7 @@ from aotd.eval.metrics import (
     Accuracy,
     AccuracySummary,
     JudgeScore,
-    LLMAnswerJudge,
+    LLMScoreJudge,
     ParsedOption,
     accuracy_summary,
     judge_messages,
@@ -34,7 +34,7 @@ from aotd.eval.metrics import (
 
 __all__ = [
     "Accuracy", "AccuracySummary", "BoxScore", "GroundTruth", "Grounding", "GroundingScore", "JudgeScore",
-    "LLMAnswerJudge", "ParsedOption", "PredBox", "PredWindow", "TemporalScore", "accuracy_summary", "box_scores",
+    "LLMScoreJudge", "ParsedOption", "PredBox", "PredWindow", "TemporalScore", "accuracy_summary", "box_scores",
     "ground_truth", "grounding_summary", "judge_messages", "load_video_meta", "normalized_match", "parse_grounding",
     "parse_judge_reply", "parse_option", "sample_source_indices", "score_grounding", "seeded_index", "temporal_scores",
 ]

@@ -16,13 +16,8 @@ from aotd.agent.run import read_traces
 from aotd.cot.convert import RuleConverter
 from aotd.data.schema import QASample
 from aotd.data.star_classes import StarClasses
-from aotd.eval.grounding import ground_truth, load_video_meta, parse_grounding, score_grounding
-from aotd.eval.run import grounding_row, summarize_rows
-from aotd.runner.jsonl import read_jsonl
-
-
-def timings_path(traces: Path) -> Path:
-    return traces.with_name(traces.name.removesuffix(".jsonl") + ".timings.jsonl")
+from aotd.eval.run import grounding_of, summarize_rows, video_meta
+from aotd.runner import read_jsonl, timings_path
 
 
 def agent_rows(traces: Path, samples: list[QASample], *, world: Path | None = None,
@@ -30,7 +25,7 @@ def agent_rows(traces: Path, samples: list[QASample], *, world: Path | None = No
     """One evaluation row per trace of a sample in ``samples``."""
     by_id = {s.sample_id: s for s in samples}
     timings = {t["sample_id"]: t for t in read_jsonl(timings_path(traces))} if timings_path(traces).exists() else {}
-    meta = load_video_meta(world) if world is not None and (world / "annotations" / "videos.json").is_file() else {}
+    meta = video_meta(world)
     converter = RuleConverter()
     rows = []
     for trace in read_traces(traces):
@@ -45,13 +40,10 @@ def agent_rows(traces: Path, samples: list[QASample], *, world: Path | None = No
                                "correct": bool(trace.correct) if trace.label is not None else None,
                                "failure": trace.failure, "latency_s": latency, "peak_mb": t.get("peak_mb")}
         rationale = converter.convert(trace).rationale
-        if rationale and sample.situations and classes is not None and trace.frames:
-            actions = (meta.get(sample.video.video_id) or {}).get("actions")
-            fps = sample.video.fps or float((meta.get(sample.video.video_id) or {}).get("fps") or 0) or None
-            if fps:
-                truth = ground_truth(sample, trace.frames, fps, classes, video_actions=actions)
-                row["rationale"] = rationale
-                row["grounding"] = grounding_row(score_grounding(parse_grounding(rationale), truth))
+        fps = sample.video.fps or (meta.get(sample.video.video_id) or {}).get("fps")
+        grounding = grounding_of(sample, rationale, trace.frames, fps, classes, meta) if rationale else None
+        if grounding is not None:
+            row["rationale"], row["grounding"] = rationale, grounding
         rows.append(row)
     return rows
 

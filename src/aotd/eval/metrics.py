@@ -4,7 +4,7 @@ Multiple choice is the paper's top-1 accuracy: a model's reply is read as one op
 (``parse_option``); a reply that names no option gets a seeded pick, flagged ``fallback`` so
 that a report counts it instead of hiding it. Open-ended answers are scored as the paper does
 with GPT-3.5: a judge LLM says whether the prediction is correct (Acc.) and gives a 0-5 score
-(Score), with Video-ChatGPT's prompt (``LLMAnswerJudge``); ``normalized_match`` is the
+(Score), with Video-ChatGPT's prompt (``LLMScoreJudge``); ``normalized_match`` is the
 LLM-free check. ``accuracy_summary`` aggregates rows overall and per question type.
 """
 
@@ -273,7 +273,7 @@ def parse_judge_reply(reply: str) -> tuple[bool | None, float | None]:
     return correct, score
 
 
-class LLMAnswerJudge:
+class LLMScoreJudge:
     """Open-ended Acc. and Score: a judge LLM asked Video-ChatGPT's question for each answer.
 
     Unlike step 3's yes/no ``aotd.cot.llm.LLMAnswerJudge`` (a filter), this one scores, as the

@@ -64,7 +64,7 @@ class EvalStage:
         if not (model_dir / MARKER).is_file():
             raise AotdError(f"{model_dir}: not a saved student (no {MARKER}); pass the model/ folder of a training run")
         self.model_dir, self.rationale, self.judge = model_dir, rationale, judge
-        self.meta = _video_meta(world)
+        self.meta = video_meta(world)
         self.classes = classes
         settings = json.dumps({"rationale": rationale, "judge": getattr(judge, "name", "normalized")}, sort_keys=True)
         self.fingerprint = hashlib.sha256((model_digest(model_dir) + settings).encode()).hexdigest()[:16]
@@ -129,12 +129,18 @@ class EvalStage:
                 "judge_reply": verdict.reply, **({"error": verdict.error} if verdict.error else {})}
 
     def _grounding(self, sample: QASample, text: str, source: list[int], fps: float) -> dict[str, Any] | None:
-        """The rationale's grounding scores, or None when the dataset has no annotations to score against."""
-        if not sample.situations or self.classes is None:
-            return None
-        actions = (self.meta.get(sample.video.video_id) or {}).get("actions")
-        truth = ground_truth(sample, source, fps, self.classes, video_actions=actions)
-        return grounding_row(score_grounding(parse_grounding(text), truth))
+        return grounding_of(sample, text, source, fps, self.classes, self.meta)
+
+
+def grounding_of(sample: QASample, text: str, source: list[int], fps: float | None, classes: StarClasses | None,
+                 meta: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """A rationale's grounding scores on the sample's sampled frames (``source``), or None when
+    there are no annotations to score against (no situations, no class files, no fps)."""
+    if not sample.situations or classes is None or not source or not fps:
+        return None
+    actions = (meta.get(sample.video.video_id) or {}).get("actions")
+    truth = ground_truth(sample, source, fps, classes, video_actions=actions)
+    return grounding_row(score_grounding(parse_grounding(text), truth))
 
 
 def grounding_row(score: GroundingScore) -> dict[str, Any]:
@@ -157,7 +163,8 @@ def _base_row(sample: QASample) -> dict[str, Any]:
             "answer": sample.answer}
 
 
-def _video_meta(world: Path | None) -> dict[str, dict[str, Any]]:
+def video_meta(world: Path | None) -> dict[str, dict[str, Any]]:
+    """The world's per-video metadata (fps, action windows), or nothing for other datasets."""
     if world is None or not (world / "annotations" / "videos.json").is_file():
         return {}
     from aotd.eval.grounding import load_video_meta

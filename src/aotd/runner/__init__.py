@@ -5,7 +5,8 @@ output, appends each record as one line as soon as it exists, and spreads the wo
 processes or Ray actors; ``merge`` joins the outputs of shards run on different machines.
 """
 
-from .core import RunReport, Shard, Stage, run_stage
+from .core import RunReport, Shard, Stage, run_stage, timings_path
 from .jsonl import JsonlError, existing_records, merge_files, read_jsonl
 
-__all__ = ["JsonlError", "RunReport", "Shard", "Stage", "existing_records", "merge_files", "read_jsonl", "run_stage"]
+__all__ = ["JsonlError", "RunReport", "Shard", "Stage", "existing_records", "merge_files", "read_jsonl", "run_stage",
+           "timings_path"]

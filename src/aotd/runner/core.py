@@ -89,6 +89,11 @@ class RunReport:
         return {k: v for k, v in self.__dict__.items() if v not in (None, {}, False) or k == "written"}
 
 
+def timings_path(out: Path) -> Path:
+    """Where a stage's per-sample timings go: ``<out>.timings.jsonl`` beside its records."""
+    return out.with_name(out.name.removesuffix(".jsonl") + ".timings.jsonl")
+
+
 def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | None = None, workers: int = 1,
               executor: str = "local", progress: bool = True, sync_every_s: float = 2.0) -> RunReport:
     """Process every item of this shard that ``out`` does not hold yet; append the records."""
@@ -117,8 +122,7 @@ def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | N
     report = RunReport(stage=stage.name, items=owned, already_done=owned - len(todo), written=0, elapsed_s=0.0,
                        shard=None if shard is None else str(shard), truncated=existing.truncated)
     sums: dict[str, float] = {}
-    timings_path = out.with_name(out.name.removesuffix(".jsonl") + ".timings.jsonl")
-    with out.open("a", encoding="utf-8") as f, timings_path.open("a", encoding="utf-8") as tf, \
+    with out.open("a", encoding="utf-8") as f, timings_path(out).open("a", encoding="utf-8") as tf, \
             tqdm(total=len(todo), desc=stage.name, unit="q", disable=not progress) as bar:
         last_sync = time.monotonic()
 
