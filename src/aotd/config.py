@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
 from aotd.distill.train_config import TrainConfig
 from aotd.errors import AotdError
@@ -21,12 +21,68 @@ from aotd.errors import AotdError
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # fields added after records were first written: left out of the dump (and so of the digest
+    # every record carries) while at their defaults, so older runs still resume
+    _LATER: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in self._LATER:
+            if key in data and getattr(self, key) == type(self).model_fields[key].get_default(call_default_factory=True):
+                del data[key]
+        return data
+
+
+DEFAULT_TOOL_MODELS: dict[str, str] = {  # transformers candidates (aotd.tools.hf) -> the paper's checkpoints
+    "owl-vit": "google/owlvit-base-patch32",
+    "owlv2": "google/owlv2-base-patch16-ensemble",
+    "grounding-dino": "IDEA-Research/grounding-dino-tiny",
+    "xclip": "microsoft/xclip-base-patch32",
+    "clip-window": "openai/clip-vit-large-patch14",
+    "video-llm": "llava-hf/LLaVA-NeXT-Video-7B-DPO-hf",
+}
+
+
+class ToolModelSpec(_Section):
+    """How one transformers candidate runs: its weights, where, in what precision, how many frames a pass."""
+
+    model: str | None = None  # hub id or local folder (save_pretrained); None: DEFAULT_TOOL_MODELS[candidate]
+    device: str = "auto"  # auto (cuda when there is one, else cpu) | cpu | cuda | cuda:1 ...
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"  # auto: bfloat16 on cuda, float32 on cpu
+    batch_size: int = Field(8, ge=1)  # frames per forward pass (detectors, clip-window)
+    threshold: float | None = None  # detectors: least box score; clip-window: least window score; None: default
+
+
+class ToolCandidates(_Section):
+    """The candidates ``aotd select`` scores per sub-task; None: the embedded ones (no hub model loads)."""
+
+    detection: list[str] | None = None
+    grounding: list[str] | None = None
+    recognition: list[str] | None = None
+    qa: list[str] | None = None
+
 
 class ToolChoice(_Section):
+    """One candidate per sub-task for the agent, plus what transformers candidates need (``aotd.tools.hf``)."""
+
     detection: str = "cnn"
     grounding: str = "clip-cnn"
     recognition: str = "clip-cnn"
     qa: str = "visual"
+    models: dict[str, ToolModelSpec] = Field(default_factory=dict)  # per candidate name, e.g. models.owlv2.model
+    labels: str | None = None  # action labels of xclip / video-llm recognition: STAR class folder or text file
+    candidates: ToolCandidates = ToolCandidates()  # step 1
+
+    SUBTASKS: ClassVar[tuple[str, ...]] = ("detection", "grounding", "recognition", "qa")
+    _LATER: ClassVar[tuple[str, ...]] = ("models", "labels", "candidates")
+
+    def model_spec(self, name: str) -> ToolModelSpec:
+        """``models[name]`` with the candidate's default checkpoint filled in."""
+        spec = self.models.get(name) or ToolModelSpec()
+        if spec.model is None and name in DEFAULT_TOOL_MODELS:
+            spec = spec.model_copy(update={"model": DEFAULT_TOOL_MODELS[name]})
+        return spec
 
 
 class PlannerConfig(_Section):
@@ -34,8 +90,13 @@ class PlannerConfig(_Section):
     backend: Literal["openai", "transformers"] | None = None
     model: str | None = None
     base_url: str | None = None
+    api: Literal["chat", "completion"] = "chat"  # openai: /v1/chat/completions, or /v1/completions on a transcript
     temperature: float = 0.0
     max_tokens: int = 768
+    timeout_s: float = Field(60.0, gt=0)  # openai: per request; then bounded retries with backoff
+    max_retries: int = Field(3, ge=0)
+
+    _LATER: ClassVar[tuple[str, ...]] = ("api", "timeout_s", "max_retries")
 
 
 class CotConfig(_Section):
@@ -52,6 +113,9 @@ class CotConfig(_Section):
     max_tokens: int = 1024  # a rationale keeps every box: 32 boxes alone are ~500 tokens
     timeout_s: float = Field(120.0, gt=0)  # per request; then bounded retries with backoff
     max_retries: int = Field(3, ge=0)
+    api: Literal["chat", "completion"] = "chat"  # openai: /v1/chat/completions, or /v1/completions on a transcript
+
+    _LATER: ClassVar[tuple[str, ...]] = ("api",)
 
 
 class DistillConfig(_Section):
@@ -60,6 +124,9 @@ class DistillConfig(_Section):
     student: Literal["embedded", "llava-next-video", "llava-onevision", "qwen2-vl", "qwen2.5-vl"] = "embedded"
     model: str | None = None  # transformers students: a local directory or hub id of pretrained weights
     lora: bool = False  # transformers students: LoRA on the language model instead of full fine-tuning
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None  # transformers students: load dtype
+    freeze_vision: bool = True  # the paper trains the language model and projector, never the vision tower
+    gradient_checkpointing: bool = False  # transformers students: recompute activations (7B on one GPU)
     train: TrainConfig = TrainConfig()
 
 

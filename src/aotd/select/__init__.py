@@ -6,6 +6,10 @@ annotated objects in annotated key frames (box IoU); a grounder for each annotat
 text (temporal IoU / recall); a recognizer gets clips trimmed to the true window (top-1); a
 QA model answers on the question's own window (accuracy). The best candidate per sub-task
 goes into a config the agent reads.
+
+The candidates scored per sub-task are ``tools.candidates`` (default: the embedded ones, so a
+plain ``aotd select`` loads no hub model); transformers candidates named there run with their
+``tools.models`` settings, and the chosen config keeps those settings.
 """
 
 from __future__ import annotations
@@ -83,6 +87,12 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     from aotd.select.detection import evaluate_detector
     from aotd.select.prior import PriorQA
 
+    tools = config.tools
+    for key in tools.models:  # a misspelt name fails before any scoring
+        if key not in registry.HF_CANDIDATES:
+            raise AotdError(f"tools.models.{key}: not a transformers candidate; use one of "
+                            f"{', '.join(registry.HF_CANDIDATES)}")
+    names = {sub: registry.step1_candidates(sub, tools) for sub in ("detection", "grounding", "recognition", "qa")}
     ds = load_dataset("star", data)
     samples = [s for s in ds.by_split(split) if s.answer is not None]
     if not samples:
@@ -102,24 +112,29 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     for name, planner in (planners or {}).items():
         rows.append(Row("decomposition", name, "Acc",
                         score_planner(planner, samples, classes, blind, progress=progress, cache=cache)))
-    for name in registry.DETECTORS:
-        r = evaluate_detector(registry.detector(name), data, split=split, limit=videos)
+    if tools.labels is None:  # label-list recognizers score against the dataset's own action classes
+        tools = tools.model_copy(update={"labels": str(folder.resolve())})
+    for name in names["detection"]:
+        r = evaluate_detector(registry.detector(name, tools), data, split=split, limit=videos)
         rows.append(Row("detection", name, "IoU", r["mean_iou"]))
-    for name in registry.ACTION_MODELS:
-        g = evaluate_grounding(registry.action_model(name), data, split=split, limit=videos)
+    for name in names["grounding"]:
+        g = evaluate_grounding(registry.grounder(name, tools), data, split=split, limit=videos)
         rows.append(Row("grounding", name, "IoU / Recall", g.mean_iou, f"{100 * g.recall_at_05:.1f}"))
-    for name in registry.ACTION_MODELS:
-        r = evaluate_recognition(registry.action_model(name), data, split=split, limit=videos)
+    for name in names["recognition"]:
+        r = evaluate_recognition(registry.recognizer(name, tools), data, split=split, limit=videos)
         rows.append(Row("recognition", name, "Top1-Acc", r.top1))
     best_det = _best(rows, "detection")
     best_rec = _best(rows, "recognition")
-    for name in registry.QA_MODELS:
-        qa = registry.qa_model(name, detection=best_det, recognition=best_rec)
+    for name in names["qa"]:
+        qa = registry.qa_model(name, detection=best_det, recognition=best_rec, choice=tools)
         rows.append(Row("qa", name, "Acc", score_qa(qa, samples, progress=progress, cache=cache)))
     rows.append(Row("qa", "prior (text only)", "Acc", score_qa(blind, samples, progress=progress, cache=cache),
                     reference=True))
-    tools = config.tools.model_copy(update={"detection": best_det, "grounding": _best(rows, "grounding"),
-                                            "recognition": best_rec, "qa": _best(rows, "qa")})
+    update: dict[str, Any] = {"detection": best_det, "grounding": _best(rows, "grounding"), "recognition": best_rec,
+              "qa": _best(rows, "qa")}
+    if config.tools.labels is None and best_rec not in registry.HF_RECOGNIZERS:
+        update["labels"] = None  # only a label-list recognizer needs the class folder scoring filled in
+    tools = tools.model_copy(update=update)
     chosen = config.model_copy(update={"tools": tools})
     if planners:
         best = _best(rows, "decomposition")
