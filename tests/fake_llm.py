@@ -1,8 +1,9 @@
-"""A real local chat-completions server with scripted behaviours, shared by the LLM tests.
+"""A real local OpenAI-compatible server with scripted behaviours, shared by the LLM tests.
 
 Each request takes the next step of ``script`` (the last step repeats): "ok", "slow", "hang",
 HTTP errors ("500", "429", "400"), malformed bodies ("garbage", "nochoices"), or
-"reply:<text>" for a completion whose content is ``<text>``.
+"reply:<text>" for a completion whose content is ``<text>``. Requests to ``/v1/completions``
+get a text completion (``choices[0].text``), all others a chat completion.
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ from typing import Any
 from aotd.llm import OpenAICompatibleBackend
 
 
-def completion(text: str) -> bytes:
+def completion(text: str, path: str = "/v1/chat/completions") -> bytes:
+    if path.endswith("/v1/completions"):
+        return json.dumps({"id": "x", "object": "text_completion", "model": "m",
+                           "choices": [{"index": 0, "text": text, "finish_reason": "stop"}]}).encode()
     return json.dumps({"id": "x", "object": "chat.completion", "model": "m",
                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                     "finish_reason": "stop"}]}).encode()
 
 
 class FakeServer:
-    """A chat-completions server that answers each request with the next scripted behaviour."""
+    """An OpenAI-compatible server that answers each request with the next scripted behaviour."""
 
     def __init__(self) -> None:
         self.script: list[str] = []
@@ -49,23 +53,23 @@ class FakeServer:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
-                    self._answer(step)
+                    self._answer(step, self.path)
                 finally:
                     with fake.lock:
                         fake.in_flight -= 1
 
-            def _answer(self, step: str) -> None:
+            def _answer(self, step: str, path: str) -> None:
                 if step == "hang":
                     fake.release.wait(5)
                     return
                 if step == "slow":
                     time.sleep(0.1)
                 if step.startswith("reply:"):
-                    status, payload = 200, completion(step.removeprefix("reply:"))
+                    status, payload = 200, completion(step.removeprefix("reply:"), path)
                 else:
                     status, payload = {
-                        "ok": (200, completion("def execute_command(video, question, choices): ...")),
-                        "slow": (200, completion("slow")),
+                        "ok": (200, completion("def execute_command(video, question, choices): ...", path)),
+                        "slow": (200, completion("slow", path)),
                         "500": (500, b"overloaded"),
                         "429": (429, b"rate limited"),
                         "400": (400, b'{"error": "bad model"}'),

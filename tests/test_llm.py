@@ -13,6 +13,7 @@ import pytest
 from fake_llm import FakeServer, running_server
 
 from aotd.llm import CachedBackend, LLMError, OpenAICompatibleBackend, ReplyCache
+from aotd.llm.openai_compat import TURN_STOP, transcript
 
 MESSAGES = [{"role": "system", "content": "Write code."}, {"role": "user", "content": "Hi"}]
 
@@ -98,6 +99,89 @@ def test_concurrency_is_capped(server: FakeServer) -> None:
             t.join()
     assert len(server.requests) == 6
     assert server.max_in_flight == 2
+
+
+# --- completion API --------------------------------------------------------------------------
+def test_completion_api_posts_a_transcript_and_reads_text(server: FakeServer) -> None:
+    server.script = ["ok"]
+    with server.backend(api="completion") as llm:
+        reply = llm.complete(MESSAGES, temperature=0.2, max_tokens=64, stop=["```\n"])
+        assert (llm.name, llm.url) == ("openai-completion", server.url + "/v1/completions")
+    assert reply.startswith("def execute_command")
+    (request,) = server.requests
+    assert request == {"path": "/v1/completions", "model": "tiny-model", "temperature": 0.2, "max_tokens": 64,
+                       "prompt": "system: Write code.\n\nuser: Hi\n\nassistant:", "stop": ["```\n", TURN_STOP]}
+    assert transcript(MESSAGES) == request["prompt"]
+
+
+def test_completion_stop_sequences(server: FakeServer) -> None:
+    server.script = ["ok"]
+    with OpenAICompatibleBackend(server.url + "/v1", "m", api="completion") as llm:
+        llm.complete(MESSAGES)
+        llm.complete(MESSAGES, stop=["a", "b", "c", "d"])  # the API takes four: the caller's win
+        llm.complete(MESSAGES, stop=[TURN_STOP])
+    assert [r["stop"] for r in server.requests] == [[TURN_STOP], ["a", "b", "c", "d"], [TURN_STOP]]
+    assert {r["path"] for r in server.requests} == {"/v1/completions"}
+
+
+def test_completion_api_retries_and_fails_like_chat(server: FakeServer) -> None:
+    server.script = ["500", "429", "reply:def f(): pass"]
+    with server.backend(api="completion") as llm:
+        assert llm.complete(MESSAGES) == "def f(): pass"
+    assert len(server.requests) == 3
+    server.script = ["hang"]
+    with server.backend(api="completion", timeout_s=0.2, max_retries=1) as llm, pytest.raises(LLMError, match="timed out"):
+        llm.complete(MESSAGES)
+    for step, problem in [("nochoices", r"without choices\[0\]\.text"), ("garbage", "not JSON"), ("400", "HTTP 400")]:
+        server.script = [step]
+        with server.backend(api="completion") as llm, pytest.raises(LLMError, match=rf"/v1/completions.*{problem}"):
+            llm.complete(MESSAGES)
+
+
+def test_completion_api_rejects_a_chat_reply(server: FakeServer) -> None:
+    server.script = ["ok"]
+    with server.backend(api="completion") as llm:
+        llm.url = server.url + "/v1/chat/completions"  # a server that answers a completion with a chat message
+        with pytest.raises(LLMError, match=r"without choices\[0\]\.text"):
+            llm.complete(MESSAGES)
+    with pytest.raises(LLMError, match="chat or completion"):
+        OpenAICompatibleBackend(server.url, "m", api="edit")  # type: ignore[arg-type]
+
+
+def test_chat_and_completion_replies_are_cached_apart(server: FakeServer, tmp_path: Path) -> None:
+    server.script = ["reply:chat", "reply:text"]
+    cache = ReplyCache(tmp_path)
+    with server.backend() as chat, server.backend(api="completion") as text:
+        assert CachedBackend(chat, cache).complete(MESSAGES) == "chat"
+        assert CachedBackend(text, cache).complete(MESSAGES) == "text"
+        assert CachedBackend(text, cache).complete(MESSAGES) == "text"
+    assert len(server.requests) == 2 and len(cache) == 2
+
+
+def test_config_api_reaches_the_backend_and_keeps_old_digests(server: FakeServer, tmp_path: Path) -> None:
+    from aotd.agent.build import build_planner
+    from aotd.config import AGENT_SECTIONS, Config, CotConfig, PlannerConfig
+    from aotd.errors import AotdError
+    from aotd.llm.build import build_backend
+
+    planner_cfg = PlannerConfig(kind="llm", backend="openai", model="tiny-model", base_url=server.url, api="completion",
+                                temperature=0.3, max_tokens=77, timeout_s=0.5, max_retries=0)
+    planner = build_planner(planner_cfg, cache_dir=tmp_path)
+    assert planner.name == "llm:openai-completion:tiny-model" and (planner.temperature, planner.max_tokens) == (0.3, 77)
+    inner = planner.backend.backend
+    assert (inner.api, inner.max_retries, inner._client.timeout.read) == ("completion", 0, 0.5)
+    cot = CotConfig(converter="llm", backend="openai", model="m", base_url=server.url, api="completion")
+    assert build_backend(cot.backend, cot.model, cot.base_url, section="cot", api=cot.api).name == "openai-completion"
+    with pytest.raises(AotdError, match="planner.api"):
+        build_backend("transformers", "some/model", None, section="planner", api="completion")
+    # a field at its default is left out of the dump, so configs (and records) from before it keep their digest
+    dump = Config().model_dump()
+    assert set(dump["planner"]) == {"kind", "backend", "model", "base_url", "temperature", "max_tokens"}
+    assert "api" not in dump["cot"]
+    assert Config(planner=PlannerConfig(api="chat", timeout_s=60, max_retries=3)).digest(*AGENT_SECTIONS) \
+        == Config().digest(*AGENT_SECTIONS)
+    assert Config(planner=planner_cfg).model_dump()["planner"]["api"] == "completion"
+    assert Config.model_validate(Config(planner=planner_cfg, cot=cot).model_dump()) == Config(planner=planner_cfg, cot=cot)
 
 
 # --- reply cache --------------------------------------------------------------------------

@@ -24,7 +24,10 @@ def build_planner(cfg: PlannerConfig, cache_dir: Path | None = None):  # -> Plan
     from aotd.agent.planner import LLMPlanner
     from aotd.llm.build import build_backend
 
-    return LLMPlanner(build_backend(cfg.backend, cfg.model, cfg.base_url, section="planner", cache_dir=cache_dir))
+    http = {"timeout_s": cfg.timeout_s, "max_retries": cfg.max_retries} if cfg.backend == "openai" else {}
+    backend = build_backend(cfg.backend, cfg.model, cfg.base_url, section="planner", cache_dir=cache_dir, api=cfg.api,
+                            **http)
+    return LLMPlanner(backend, temperature=cfg.temperature, max_tokens=cfg.max_tokens)
 
 
 class SharedToolset:

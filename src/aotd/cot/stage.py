@@ -82,7 +82,7 @@ class CotStage:
             from aotd.llm.build import build_backend
 
             backend = build_backend(c.backend, c.model, c.base_url, section="cot",
-                                    cache_dir=None if self.cache_dir is None else self.cache_dir / "llm",
+                                    cache_dir=None if self.cache_dir is None else self.cache_dir / "llm", api=c.api,
                                     **({"timeout_s": c.timeout_s, "max_retries": c.max_retries}
                                        if c.backend == "openai" else {}))
         if backend is not None:
