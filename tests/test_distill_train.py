@@ -161,3 +161,19 @@ def test_epoch_batches_cover_every_example_once_and_group_lengths() -> None:
     padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
     naive = sum(8 * max(lengths[i] for i in range(k, min(k + 8, 200))) for k in range(0, 200, 8))
     assert padded < 0.6 * naive  # far fewer padded positions than fixed batches of mixed records
+
+
+def test_the_papers_schedule_warms_up_a_share_of_steps_and_decays_to_zero(tmp_path: Path) -> None:
+    """lr 4e-5 style: warm-up over 3% of the steps (rounded up), cosine to min_lr_ratio (0), bf16 autocast."""
+    student = ToyStudent()
+    examples = prepare(student, _records(), _frames, progress=False)
+    cfg = TrainConfig(epochs=5, batch_size=8, lr=1e-2, warmup_ratio=0.1, min_lr_ratio=0.0, mixed_precision="bf16")
+    train(student, examples, tmp_path, cfg, progress=False)
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert len(lrs) == 40
+    peak = lrs.index(max(lrs))
+    # ceil(0.1 * 40) = 4 warm-up steps; history logs the lr the next step will use
+    assert peak == 2 and lrs[peak] == pytest.approx(1e-2) and lrs[0] == pytest.approx(1e-2 / 2)
+    assert all(a < b for a, b in zip(lrs[:peak], lrs[1:peak + 1]))
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))
+    assert lrs[-1] < 1e-4  # the cosine ends at min_lr_ratio * lr = 0, not at 10%

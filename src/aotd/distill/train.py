@@ -103,8 +103,10 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
           progress: bool = True) -> dict[str, Any]:
     """Train ``student`` on ``examples``; write ``out/model``, ``history.jsonl`` and ``loss.png``."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
-    accelerator = Accelerator()
+    AcceleratorState._reset_state()  # a process-wide singleton: a second run may ask for another precision
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
     main = accelerator.is_main_process
     world, rank = accelerator.num_processes, accelerator.process_index
     out.mkdir(parents=True, exist_ok=True)
@@ -119,7 +121,8 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     if per_epoch == 0:
         raise AotdError(f"{len(examples)} examples make fewer batches than the {world} processes")
     total = per_epoch * cfg.epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, cfg.warmup_steps, total))
+    warmup = cfg.warmup_steps if cfg.warmup_ratio is None else math.ceil(cfg.warmup_ratio * total)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, warmup, total, cfg.min_lr_ratio))
     state = _State(history=[])
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():
@@ -197,12 +200,12 @@ def _lengths(examples: Sequence[Example]) -> list[int]:
     return [len(e.input_ids) for e in examples]
 
 
-def _lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak."""
+def _lr_factor(step: int, warmup: int, total: int, floor: float = 0.1) -> float:
+    """Linear warm-up, then cosine decay from the peak to ``floor`` of it."""
     if step < warmup:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def _seed(seed: int) -> None:

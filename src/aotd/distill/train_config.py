@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -13,7 +15,10 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(16, ge=1)
     lr: float = Field(3e-4, gt=0)
     weight_decay: float = 0.01
-    warmup_steps: int = 20
+    warmup_steps: int = Field(20, ge=0)
+    warmup_ratio: float | None = Field(None, ge=0, lt=1)  # a share of all steps (the paper: 0.03); wins over steps
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)  # where the cosine ends, relative to lr (the paper: 0)
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # accelerate's autocast (the paper trains in bf16)
     grad_clip: float = 1.0
     seed: int = 0
     checkpoint_every: int = Field(100, ge=1)  # steps

@@ -30,7 +30,11 @@ def build_student(cfg: DistillConfig) -> Student:
 
     if not cfg.model:
         raise AotdError(f"distill.model is required for distill.student: {cfg.student} (a local directory or hub id)")
-    return load_hf_student(cfg.model, arch=cfg.student, lora=LoraSettings() if cfg.lora else None)
+    student = load_hf_student(cfg.model, arch=cfg.student, lora=LoraSettings() if cfg.lora else None,
+                              freeze_vision=cfg.freeze_vision, dtype=cfg.dtype)
+    if cfg.gradient_checkpointing:
+        student.enable_gradient_checkpointing()
+    return student
 
 
 def load_student(directory: Path) -> Student:

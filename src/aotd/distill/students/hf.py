@@ -81,7 +81,7 @@ def load_hf_student(name_or_path: str | Path, *, arch: str | None = None, lora: 
     for wanted in (meta.get("arch"), arch):
         if wanted is not None and arch_spec(wanted).model_type != spec.model_type:
             raise ValueError(f"{source} is a {config.model_type} model, not {wanted}")
-    kwargs = {"dtype": dtype} if dtype is not None else {}
+    kwargs = {"dtype": getattr(torch, dtype) if isinstance(dtype, str) else dtype} if dtype is not None else {}
     model = spec.cls.from_pretrained(weights, **kwargs)
     if device is not None:
         model.to(device)
