@@ -129,6 +129,26 @@ def _short(value: object, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+@app.command("check-config")
+def check_config_cmd(
+    config: Annotated[Path, typer.Argument(help="a run config, e.g. configs/paper.yaml")],
+) -> None:
+    """Check a run config without loading any model: keys, candidates, LLM sections, label list, local paths."""
+    from aotd.config import load_config
+    from aotd.config_check import check_config
+
+    result = check_config(load_config(config))
+    for role, model in result.models:
+        typer.echo(f"  {role:<28} {model}")
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    for error in result.errors:
+        typer.echo(f"{config}: {error}", err=True)
+    if result.errors:
+        raise typer.Exit(1)
+    typer.echo(f"{config}: ok")
+
+
 @app.command("select")
 def select(
     data: Annotated[Path, typer.Option(help="a STAR-format dataset with annotations (e.g. a generated world)")],
