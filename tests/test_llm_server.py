@@ -391,4 +391,19 @@ def test_faulty_server_through_the_agent_and_cot_stages(world_dir: Path, tmp_pat
         # a restart of step 3 finds every trace done
         report, _, _ = run_cot(out, cot_cfg, cots_path, progress=False)
         assert (report.already_done, report.written) == (len(more), 0) and len(fake.requests) == 7
+
+        # the server is back: --retry crash redoes the four outage records, still one record a sample
+        fake.script = [GOOD_PROGRAM]
+        report, _ = run_agent(more, AgentStage(cfg, cache_dir=tmp_path / "cache"), out, progress=False,
+                              retry=("crash",))
+        assert (report.retried, report.written, report.already_done) == (4, 4, len(more) - 4)
+        traces = {t.sample_id: t for t in read_traces(out)}
+        assert_one_record_each(list(traces.values()), more)
+        assert all(traces[s.sample_id].failure is None for s in samples[:4])
+        # and step 3 redoes the records of those traces
+        report, _, _ = run_cot(out, cot_cfg, cots_path, progress=False, retry=("trace:crash",))
+        assert (report.retried, report.written) == (4, 4)
+        cots = {c.sample_id: c for c in read_cots(cots_path)}
+        assert_one_record_each(list(cots.values()), more)
+        assert not any(cots[s.sample_id].failure == "trace:crash" for s in samples[:4])
     assert json.loads(cots_path.read_text().splitlines()[0])["provenance"]["llm"] == MODEL

@@ -38,7 +38,14 @@ class ToyStage:
 
     def _line(self, item: int, value: int | None, error: str | None = None) -> str:
         return json.dumps({"sample_id": self.key(item), "value": value, "error": error,
-                           "provenance": {"config": self.fingerprint}})
+                           "failure": None if error is None else "crash", "provenance": {"config": self.fingerprint}})
+
+
+class MendedStage(ToyStage):
+    """The same stage once its outage is over: 13 works now."""
+
+    def process(self, item: int) -> tuple[str, dict[str, float]]:
+        return self._line(item, item * item), {"toy_s": 0.001}
 
 
 def _sorted_lines(path: Path) -> list[str]:
@@ -66,6 +73,22 @@ def test_run_writes_each_item_once_and_records_a_crash(tmp_path: Path) -> None:
     assert len(timings) == 20 and report.timings["toy_s"] > 0
     again = run_stage(ToyStage(), range(25), out, progress=False)
     assert (again.already_done, again.written) == (20, 5) and len(out.read_text().splitlines()) == 25
+
+
+def test_retry_redoes_failed_records_without_a_second_record(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    run_stage(ToyStage(), range(20), out, progress=False)
+    plain = run_stage(MendedStage(), range(20), out, progress=False)
+    assert plain.written == 0  # a plain rerun keeps the failure: it is a record
+    limited = run_stage(MendedStage(), range(10), out, progress=False, retry=("crash",))
+    assert limited.retried == 0 and "s0013" in {r["sample_id"] for r in read_jsonl(out) if r["failure"]}
+    report = run_stage(MendedStage(), range(20), out, progress=False, retry=("crash",))
+    assert (report.retried, report.written, report.already_done) == (1, 1, 19)
+    records = list(read_jsonl(out))
+    assert len(records) == 20 and len({r["sample_id"] for r in records}) == 20
+    assert {r["sample_id"]: r["value"] for r in records}["s0013"] == 169
+    timings = [json.loads(line)["sample_id"] for line in (tmp_path / "out.timings.jsonl").read_text().splitlines()]
+    assert sorted(timings) == sorted(r["sample_id"] for r in records)
 
 
 def test_torn_last_line_is_cut_and_redone(tmp_path: Path) -> None:

@@ -193,6 +193,8 @@ WorkersOpt = Annotated[int, typer.Option(help="worker processes (or Ray actors) 
 ExecutorOpt = Annotated[str, typer.Option(help="local | ray (RAY_ADDRESS, or a local Ray cluster)")]
 CacheOpt = Annotated[Path | None, typer.Option(help="cache of tool outputs and LLM replies (default: $AOTD_CACHE/runs)")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="do not read or write the cache")]
+RetryOpt = Annotated[list[str] | None, typer.Option(
+    "--retry", help="redo records whose failure starts with this (e.g. crash after an LLM server outage); repeatable")]
 
 
 @agent_app.callback()
@@ -209,6 +211,7 @@ def agent(
     executor: ExecutorOpt = "local",
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    retry: RetryOpt = None,
 ) -> None:
     """Plan and execute every question of a split; print accuracy and failures by reason."""
     if ctx.invoked_subcommand is not None:
@@ -227,7 +230,7 @@ def agent(
     samples = samples[:limit] if limit else samples
     part, workers, executor, cache_path = _runner_options(shard, workers, executor, cache, no_cache)
     report, summary = run_agent(samples, AgentStage(cfg, cache_dir=cache_path), out, shard=part, workers=workers,
-                                executor=executor)
+                                executor=executor, retry=tuple(retry or ()))
     typer.echo(json.dumps({"run": report.to_dict(), **summary}, indent=2))
 
 
@@ -278,6 +281,7 @@ def cot(
     executor: ExecutorOpt = "local",
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    retry: RetryOpt = None,
 ) -> None:
     """Step 3: convert traces to rationales, verify them in two stages, print Table 2."""
     from aotd.config import load_config
@@ -286,7 +290,7 @@ def cot(
 
     part, workers, executor, cache_path = _runner_options(shard, workers, executor, cache, no_cache)
     report, table, bad = run_cot(traces, load_config(config), out, cache_dir=cache_path, shard=part, workers=workers,
-                                 executor=executor)
+                                 executor=executor, retry=tuple(retry or ()))
     for line in bad:
         typer.echo(f"warning: skipped {line}", err=True)
     typer.echo(json.dumps({"run": report.to_dict(), "skipped_lines": len(bad)}, indent=2))

@@ -84,7 +84,10 @@ class AgentStage:
 
 
 def run_agent(samples: Iterable[QASample], stage: AgentStage, out: Path, *, shard: Shard | None = None,
-              workers: int = 1, executor: str = "local", progress: bool = True) -> tuple[RunReport, dict[str, Any]]:
-    """Run every sample ``out`` does not hold yet; the run's report and the summary of the file."""
-    report = run_stage(stage, samples, out, shard=shard, workers=workers, executor=executor, progress=progress)
+              workers: int = 1, executor: str = "local", progress: bool = True,
+              retry: tuple[str, ...] = ()) -> tuple[RunReport, dict[str, Any]]:
+    """Run every sample ``out`` does not hold yet (and redo the ``retry`` failures); the run's report
+    and the summary of the file."""
+    report = run_stage(stage, samples, out, shard=shard, workers=workers, executor=executor, progress=progress,
+                       retry=retry)
     return report, summarize(read_traces(out))

@@ -132,7 +132,8 @@ def check_trace_configs(traces: Iterable[TraceRecord], cfg: Config, path: Path) 
 
 
 def run_cot(traces: Path, cfg: Config, out: Path, *, cache_dir: Path | None = None, shard: Shard | None = None,
-            workers: int = 1, executor: str = "local", progress: bool = True) -> tuple[RunReport, dict[str, Any], list[BadLine]]:
+            workers: int = 1, executor: str = "local", progress: bool = True,
+            retry: tuple[str, ...] = ()) -> tuple[RunReport, dict[str, Any], list[BadLine]]:
     """Step 3 over a trace file: the run's report, Table 2 of the whole output, skipped input lines.
 
     Table 2 is also written beside ``out`` as ``<name>.table2.json``.
@@ -146,7 +147,7 @@ def run_cot(traces: Path, cfg: Config, out: Path, *, cache_dir: Path | None = No
         raise AotdError(f"{traces}: no trace records to convert")
     check_trace_configs(records, cfg, traces)
     report = run_stage(CotStage(cfg, cache_dir=cache_dir), records, out, shard=shard, workers=workers,
-                       executor=executor, progress=progress)
+                       executor=executor, progress=progress, retry=retry)
     table = table2(read_cots(out))
     (out.parent / (out.name.removesuffix(".jsonl") + ".table2.json")).write_text(json.dumps(table, indent=2) + "\n")
     return report, table, bad

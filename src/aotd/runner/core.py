@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from aotd.errors import AotdError
-from aotd.runner.jsonl import JsonlError, existing_records
+from aotd.runner.jsonl import JsonlError, drop_failed, existing_records, write_lines_atomic
 
 Result = tuple[str, dict[str, float]]  # (record as one JSON line, timings)
 
@@ -83,6 +83,7 @@ class RunReport:
     shard: str | None = None
     truncated: bool = False  # a torn last line from an earlier kill was cut and redone
     crashed: int = 0  # items whose processing broke outside the stage's own error handling
+    retried: int = 0  # failed records removed to be redone (``retry``)
     timings: dict[str, float] = field(default_factory=dict)  # mean seconds per item, this run
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,8 +96,13 @@ def timings_path(out: Path) -> Path:
 
 
 def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | None = None, workers: int = 1,
-              executor: str = "local", progress: bool = True, sync_every_s: float = 2.0) -> RunReport:
-    """Process every item of this shard that ``out`` does not hold yet; append the records."""
+              executor: str = "local", progress: bool = True, sync_every_s: float = 2.0,
+              retry: tuple[str, ...] = ()) -> RunReport:
+    """Process every item of this shard that ``out`` does not hold yet; append the records.
+
+    ``retry``: failure classes (prefixes, e.g. ``crash``, ``convert:``) whose records are removed
+    first and redone, one record per sample still.
+    """
     if workers < 1:
         raise AotdError(f"--workers must be at least 1, got {workers}")
     if executor not in ("local", "ray"):
@@ -117,10 +123,17 @@ def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | N
         config, n = next(iter(foreign.items()))
         raise JsonlError(f"{out}: {n} record(s) were made with config {config or '?'}, this run is config "
                          f"{stage.fingerprint}; write to a new --out, or delete the file to start over")
+    retried = drop_failed(out, retry, {stage.key(item) for item in todo})
+    if retried:
+        existing.ids -= retried
+        timings = timings_path(out)
+        if timings.exists():  # their old timings go too: one line per record there as well
+            write_lines_atomic(timings, [line for line in timings.read_text(encoding="utf-8").splitlines()
+                                         if json.loads(line).get("sample_id") not in retried])
     owned = len(todo)
     todo = [item for item in todo if stage.key(item) not in existing.ids]
     report = RunReport(stage=stage.name, items=owned, already_done=owned - len(todo), written=0, elapsed_s=0.0,
-                       shard=None if shard is None else str(shard), truncated=existing.truncated)
+                       shard=None if shard is None else str(shard), truncated=existing.truncated, retried=len(retried))
     sums: dict[str, float] = {}
     with out.open("a", encoding="utf-8") as f, timings_path(out).open("a", encoding="utf-8") as tf, \
             tqdm(total=len(todo), desc=stage.name, unit="q", disable=not progress) as bar:

@@ -123,6 +123,31 @@ def write_lines_atomic(path: Path, lines: Iterable[str]) -> None:
         raise
 
 
+def drop_failed(path: Path, prefixes: tuple[str, ...], among: set[str]) -> set[str]:
+    """Remove the records of samples in ``among`` whose ``failure`` starts with one of ``prefixes``
+    (atomically); return their ids.
+
+    So a rerun redoes them (``--retry crash`` after an LLM server came back) without writing a
+    second record for any sample; ``among`` (the samples this run will process) keeps a record
+    that no one would redo. Run after ``existing_records``, which has cut a torn last line.
+    """
+    if not prefixes or not path.exists():
+        return set()
+    dropped: set[str] = set()
+    kept: list[str] = []
+    with path.open("r", encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            failure = record.get("failure") or ""
+            if record["sample_id"] in among and any(failure.startswith(p) for p in prefixes):
+                dropped.add(record["sample_id"])
+            else:
+                kept.append(line)
+    if dropped:
+        write_lines_atomic(path, kept)
+    return dropped
+
+
 def merge_files(inputs: list[Path], out: Path) -> dict[str, int]:
     """Join shard outputs into one file sorted by sample id.
 
