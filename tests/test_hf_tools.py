@@ -164,12 +164,102 @@ def test_owl_boxes_map_back_to_frame_pixels(kind: str, expected: tuple[float, ..
 def test_image_prep_layouts() -> None:
     frames = np.full((2, 48, 64, 3), 255, dtype=np.uint8)
     pad = ImagePrep("pad-square", 32, 32, mean=(0.0,) * 3, std=(1.0,) * 3)(frames)
-    assert pad.shape == (2, 3, 32, 32) and pad[0, 0, 0, 0] == 1.0 and pad[0, 0, -1, 0] == pytest.approx(0.5)
+    assert pad.shape == (2, 3, 32, 32) and float(pad[0, 0, 0, 0]) == pytest.approx(1.0)
+    assert float(pad[0, 0, -1, 0]) == 0.0  # black below the frame
     assert ImagePrep("crop", 16, 16, shortest_edge=16)(frames).shape == (2, 3, 16, 16)
     dino = ImagePrep("shortest-edge", 24, 24, shortest_edge=24, longest_edge=30)
-    assert dino(frames).shape == (2, 3, 22, 29) and dino.output_size(48, 64) == (22, 29)  # transformers' rounding
+    assert dino(frames).shape == (2, 3, 22, 30) and dino.output_size(48, 64) == (22, 30)  # transformers' rounding
     saved = ImagePrep.from_dict("owlv2", ImagePrep.default("owlv2").to_dict("owlv2"))
     assert saved == ImagePrep.default("owlv2")
+
+
+def test_shortest_edge_sizes_are_transformers_own() -> None:
+    """Grounding DINO's 800 / 1333 rule, including a capped short side that rounds down (480 x 1920)."""
+    from transformers.image_transforms import get_size_with_aspect_ratio
+
+    dino = ImagePrep.default("grounding-dino")
+    for h, w in [(480, 640), (720, 1280), (1080, 1920), (480, 1920), (1920, 480), (800, 1000), (333, 999), (48, 64)]:
+        assert dino.output_size(h, w) == get_size_with_aspect_ratio((h, w), 800, 1333), (h, w)
+    assert ImagePrep("shortest-edge", 24, 24, shortest_edge=24, longest_edge=30).output_size(48, 64) == \
+        get_size_with_aspect_ratio((48, 64), 24, 30)
+
+
+def _frames_to_downsample() -> np.ndarray:
+    """Two smooth 96 x 128 frames (an upsampled random 24 x 32), so resampling filters agree to a grey level."""
+    small = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 24, 32, 3), dtype=np.uint8))
+    big = torch.nn.functional.interpolate(small.permute(0, 3, 1, 2).float(), size=(96, 128), mode="bilinear")
+    return big.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+
+@pytest.mark.parametrize("family", ["clip", "owl-vit", "grounding-dino", "xclip"])
+def test_image_prep_matches_transformers_pil_image_processors(family: str) -> None:
+    """Resize, crop, rescale, mean/std and channel order as transformers' own (PIL backend) processors.
+
+    Sizes are shrunk to keep the test fast; both sides downsample (antialiasing matters). The PIL
+    backend rounds to uint8 after resizing, so values agree to about one grey level, not exactly.
+    """
+    import transformers
+
+    imagenet = dict(image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])  # xclip's checkpoint
+    processor = {
+        "clip": lambda: transformers.CLIPImageProcessorPil(size={"shortest_edge": 32},
+                                                           crop_size={"height": 32, "width": 32}),
+        "owl-vit": lambda: transformers.OwlViTImageProcessorPil(size={"height": 40, "width": 40}),
+        "grounding-dino": lambda: transformers.GroundingDinoImageProcessorPil(
+            size={"shortest_edge": 24, "longest_edge": 30}),  # capped, short side rounds down: 22 x 30
+        "xclip": lambda: transformers.VideoMAEImageProcessorPil(size={"shortest_edge": 32},
+                                                                crop_size={"height": 32, "width": 32}, **imagenet),
+    }[family]()
+    frames = _frames_to_downsample()
+    if family == "xclip":
+        want = processor([list(frames)], return_tensors="pt")["pixel_values"][0]  # one video
+    else:
+        want = processor(list(frames), return_tensors="pt")["pixel_values"]
+    got = ImagePrep.from_dict(family, processor.to_dict())(frames)
+    assert got.shape == want.shape
+    assert float((got - want).abs().max()) < 0.03 and float((got - want).abs().mean()) < 0.01
+
+
+def _owlv2_resize_reference(image: np.ndarray, size: int) -> np.ndarray:
+    """``Owlv2ImageProcessor.resize`` by hand: torchvision's Gaussian blur (sigma (factor - 1) / 2, 2 ceil(3 sigma)
+    + 1 taps, reflected borders) when shrinking, then bilinear at pixel centres without antialiasing."""
+    _, h, w = image.shape
+    sigma = (h / size - 1) / 2
+    if sigma > 0:
+        k = 2 * int(np.ceil(3 * sigma)) + 1
+        taps = np.arange(k) - k // 2
+        g = np.exp(-(taps**2) / (2 * sigma**2))
+        g /= g.sum()
+        padded = np.pad(image, ((0, 0), (k // 2, k // 2), (k // 2, k // 2)), mode="reflect")
+        image = sum(g[i] * g[j] * padded[:, i : i + h, j : j + w] for i in range(k) for j in range(k))
+
+    def bilinear(n_in: int) -> np.ndarray:
+        src = np.clip((np.arange(size) + 0.5) * n_in / size - 0.5, 0, n_in - 1)
+        lo = np.floor(src).astype(int)
+        m = np.zeros((size, n_in))
+        m[np.arange(size), lo] += 1 - (src - lo)
+        m[np.arange(size), np.minimum(lo + 1, n_in - 1)] += src - lo
+        return m
+
+    return np.einsum("oh,chw,pw->cop", bilinear(h), image, bilinear(w))
+
+
+@pytest.mark.parametrize("size", [24, 80])  # shrink (blurred first) and enlarge
+def test_owlv2_prep_pads_black_bottom_right_then_resizes_as_transformers(size: int) -> None:
+    """OWLv2 pads with 0.0 (transformers 5, PR #41938; transformers 4's grey 0.5 was OWL-ViT v1's): exactly
+    ``Owlv2ImageProcessorPil`` without resizing, and its resize is the Gaussian-then-bilinear one."""
+    import transformers
+
+    frames = np.random.default_rng(0).integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    processor = transformers.Owlv2ImageProcessorPil(do_resize=False)  # its resize needs scipy; padding does not
+    want = processor(list(frames), return_tensors="pt")["pixel_values"]
+    prep = ImagePrep.from_dict("owlv2", processor.to_dict())
+    got = ImagePrep("pad-square", 64, 64, prep.mean, prep.std)(frames)
+    assert got.shape == want.shape == (2, 3, 64, 64) and float((got - want).abs().max()) < 1e-5
+    padded = np.zeros((2, 3, 64, 64))
+    padded[:, :, :48, :] = frames.transpose(0, 3, 1, 2) / 255.0
+    plain = ImagePrep("pad-square", size, size, mean=(0.0,) * 3, std=(1.0,) * 3)(frames).numpy()
+    assert plain == pytest.approx(np.stack([_owlv2_resize_reference(p, size) for p in padded]), abs=1e-5)
 
 
 # --- recognition -----------------------------------------------------------------------------
@@ -411,6 +501,33 @@ def test_step1_scores_the_configured_hf_candidates(checkpoints, small_world: Pat
     assert chosen.tools.recognition == "xclip" and chosen.tools.labels  # the dataset's classes, for the agent
     assert chosen.tools.models["owlv2"].threshold == 0.0  # settings travel into the chosen config
     registry.build_toolset(chosen.tools)
+
+
+def test_hub_versions_follow_the_snapshot_commit_not_the_cache_folder(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub checkpoint's config.json is a symlink into blobs/: new weights under an unchanged config must still
+    change the version (the snapshot's commit), and the same commit in another cache must not."""
+    from huggingface_hub import constants
+
+    def cache(root: Path, commit: str) -> None:
+        repo = root / "models--org--tool"
+        (repo / "blobs").mkdir(parents=True, exist_ok=True)
+        (repo / "blobs" / "c0ffee").write_text('{"model_type": "clip"}')
+        (repo / "snapshots" / commit).mkdir(parents=True, exist_ok=True)
+        link = repo / "snapshots" / commit / "config.json"
+        if not link.exists():
+            link.symlink_to(Path("..", "..", "blobs", "c0ffee"))
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(commit)
+
+    ref = loading.ModelRef("org/tool", **CPU)
+    versions = []
+    for root, commit in [(tmp_path / "a", "1" * 40), (tmp_path / "b", "1" * 40), (tmp_path / "a", "2" * 40)]:
+        cache(root, commit)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(root))
+        versions.append(loading.pretrained_version("clip", ref))
+    assert versions[0] == versions[1] != versions[2]
+    assert loading.pretrained_version("clip", ref) != loading.pretrained_version("clip", loading.ModelRef("org/x"))
 
 
 def test_adapters_from_a_processor_object_and_versions() -> None:

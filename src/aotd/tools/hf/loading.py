@@ -151,7 +151,8 @@ def _guarded(ref: ModelRef, loader: Callable[[ModelRef], tuple[Any, Any]]) -> tu
 
 # --- versions ------------------------------------------------------------------------------
 def pretrained_version(family: str, ref: ModelRef) -> str:
-    """family + model id + dtype + config.json (+ weight file names and sizes of a local folder)."""
+    """family + model id + dtype + config.json + the hub snapshot's commit (or a local folder's weight file
+    names, sizes and times)."""
     h = hashlib.sha256(f"{family}|{ref.model}|{ref.torch_dtype()}".encode())
     config = _config_text(ref.model)
     h.update(config.encode())
@@ -195,4 +196,6 @@ def _config_text(model: str) -> str:
         path = None
     if not path:
         return ""
-    return f"{Path(path).resolve()}|{Path(path).read_text(encoding='utf-8')}"  # the hub path holds the commit
+    file = Path(path)  # a hub download is <cache>/models--org--name/snapshots/<commit>/config.json, a symlink
+    commit = file.parent.name if file.parent.parent.name == "snapshots" else ""  # into blobs/: never resolve it
+    return f"{commit}|{file.read_text(encoding='utf-8')}"

@@ -6,7 +6,9 @@ one image at a time on the CPU). The four layouts the tool models need are a few
 ``torch.nn.functional.interpolate`` instead, run batched on the model's device:
 
 * ``resize``        stretch to height x width (OWL-ViT: 768 x 768);
-* ``pad-square``    pad bottom/right to a square with grey 0.5, then resize (OWLv2: 960 x 960);
+* ``pad-square``    pad bottom/right to a square with black 0.0 (OWLv2's own code and transformers 5, PR
+                    #41938; the grey 0.5 of transformers 4 was OWL-ViT v1's and costs LVIS AP), then blur
+                    when shrinking and resize, as ``Owlv2ImageProcessor.resize`` (OWLv2: 960 x 960);
 * ``shortest-edge`` keep the aspect, shortest edge to N, longest at most M (Grounding DINO: 800 / 1333);
 * ``crop``          shortest edge to N, then a centre crop (CLIP, X-CLIP: 224).
 
@@ -17,6 +19,7 @@ has one (``ImagePrep.from_dict``), else from the family's published defaults.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -50,7 +53,7 @@ class ImagePrep:
     resample: str = "bilinear"
     shortest_edge: int | None = None  # shortest-edge and crop modes
     longest_edge: int | None = None  # shortest-edge mode
-    pad_value: float = 0.5  # pad-square mode, in [0, 1] before normalising
+    pad_value: float = 0.0  # pad-square mode, in [0, 1] before normalising
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """(h, w) of one preprocessed frame of ``height`` x ``width``."""
@@ -68,7 +71,7 @@ class ImagePrep:
         if self.mode == "pad-square":
             side = max(h, w)
             x = F.pad(x, (0, side - w, 0, side - h), value=self.pad_value)
-            x = self._resize(x, self.height, self.width)
+            x = self._resize_gaussian(x, self.height, self.width)
         elif self.mode == "resize":
             x = self._resize(x, self.height, self.width)
         elif self.mode == "shortest-edge":
@@ -88,6 +91,27 @@ class ImagePrep:
             return F.interpolate(x, size=(h, w), mode="nearest")
         x = F.interpolate(x, size=(h, w), mode=self.resample, align_corners=False, antialias=True)
         return x.clamp_(0.0, 1.0)  # bicubic overshoots; PIL clips to uint8 too
+
+    def _resize_gaussian(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """OWLv2's (scikit-image's) resize: blur with sigma (factor - 1) / 2 when shrinking, then no antialias.
+
+        As ``Owlv2ImageProcessor.resize``: a ``2 * ceil(3 sigma) + 1`` tap Gaussian with reflected
+        borders (torchvision's ``gaussian_blur``), then ``resample`` at pixel centres.
+        """
+        if (h, w) == tuple(x.shape[-2:]):
+            return x
+        for dim, size in ((-2, h), (-1, w)):
+            sigma = (x.shape[dim] / size - 1) / 2
+            if sigma <= 0:
+                continue
+            radius = math.ceil(3 * sigma)
+            taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+            kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+            kernel = (kernel / kernel.sum()).view((1, 1, -1, 1) if dim == -2 else (1, 1, 1, -1))
+            pad = (0, 0, radius, radius) if dim == -2 else (radius, radius, 0, 0)
+            x = F.conv2d(F.pad(x, pad, mode="reflect"), kernel.expand(x.shape[1], 1, -1, -1), groups=x.shape[1])
+        corners = {} if self.resample == "nearest" else {"align_corners": False}
+        return F.interpolate(x, size=(h, w), mode=self.resample, **corners).clamp_(0.0, 1.0)
 
     # --- the checkpoint's preprocessor_config.json ------------------------------------
     @classmethod
@@ -157,13 +181,17 @@ DEFAULTS: dict[str, ImagePrep] = {
 
 
 def _shortest_edge(h: int, w: int, shortest: int, longest: int | None) -> tuple[int, int]:
-    """transformers' rule: scale the short side to ``shortest`` unless the long side would pass ``longest``."""
+    """transformers' rule (``get_size_with_aspect_ratio``): the short side to ``shortest`` unless the long side
+    would pass ``longest``; then the short side is ``longest``'s share, rounded, and the long side comes from the
+    unrounded share (so it is ``longest``, not one less)."""
     short, long = min(h, w), max(h, w)
+    scale: float = shortest
     if longest is not None and long / short * shortest > longest:
-        shortest = int(round(longest * short / long))
+        scale = longest * short / long
+        shortest = int(round(scale))
     if h <= w:
-        return shortest, int(shortest * w / h)
-    return int(shortest * h / w), shortest
+        return shortest, int(scale * w / h)
+    return int(scale * h / w), shortest
 
 
 @dataclass
