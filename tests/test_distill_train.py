@@ -93,11 +93,11 @@ def _ddp_rank(rank: int, world: int, port: int, out: str) -> None:
                       MASTER_PORT=str(port), OMP_NUM_THREADS="1")
     student = ToyStudent()
     before = _weights(student)
-    train(student, prepare(student, _records(), _frames, progress=False), Path(out) / "run",
-          TrainConfig(epochs=1, batch_size=8, max_steps=2), progress=False)
+    result = train(student, prepare(student, _records(), _frames, progress=False), Path(out) / "run",
+                   TrainConfig(epochs=1, batch_size=8, max_steps=2), progress=False)
     after = _weights(student)
     changed = any(not torch.equal(before[k], after[k]) for k in before)
-    torch.save({"weights": after, "changed": changed}, Path(out) / f"rank{rank}.pt")
+    torch.save({"weights": after, "changed": changed, "result": result}, Path(out) / f"rank{rank}.pt")
 
 
 @pytest.mark.slow
@@ -107,6 +107,8 @@ def test_two_cpu_processes_with_ddp_agree_on_the_weights(tmp_path: Path) -> None
         port = s.getsockname()[1]
     mp.start_processes(_ddp_rank, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method="spawn")
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    # really one DDP run (not two processes each training alone on the same batches)
+    assert [r["result"]["processes"] for r in ranks] == [2, 2] and [r["result"]["steps"] for r in ranks] == [2, 2]
     assert all(r["changed"] for r in ranks)
     assert all(torch.equal(ranks[0]["weights"][k], ranks[1]["weights"][k]) for k in ranks[0]["weights"])
     history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]

@@ -106,7 +106,9 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     from accelerate.state import AcceleratorState
 
     AcceleratorState._reset_state()  # a process-wide singleton: a second run may ask for another precision
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    # on a machine without an accelerator, accelerate runs torchrun/spawned processes as DDP over gloo
+    # only when told it is on the CPU; otherwise each process would silently train alone
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not _has_accelerator())
     main = accelerator.is_main_process
     world, rank = accelerator.num_processes, accelerator.process_index
     out.mkdir(parents=True, exist_ok=True)
@@ -173,9 +175,15 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
         (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in state.history))
         plot_history(state.history, out / "loss.png")
     accelerator.wait_for_everyone()
-    return {"steps": state.step, "epochs_done": state.epoch, "finished": finished, "seconds": round(elapsed, 1),
+    return {"steps": state.step, "epochs_done": state.epoch, "finished": finished, "processes": world,
+            "seconds": round(elapsed, 1),
             "target_tokens_per_s": round(tokens / max(elapsed, 1e-9), 1),
             "final_loss": state.history[-1] if state.history else None}
+
+
+def _has_accelerator() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return torch.cuda.is_available() or bool(mps is not None and mps.is_available())
 
 
 def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, window: int = 32) -> list[list[int]]:
