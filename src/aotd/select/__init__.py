@@ -88,10 +88,7 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     from aotd.select.prior import PriorQA
 
     tools = config.tools
-    for key in tools.models:  # a misspelt name fails before any scoring
-        if key not in registry.HF_CANDIDATES:
-            raise AotdError(f"tools.models.{key}: not a transformers candidate; use one of "
-                            f"{', '.join(registry.HF_CANDIDATES)}")
+    registry.check_models(tools)  # a misspelt name fails before any scoring
     names = {sub: registry.step1_candidates(sub, tools) for sub in ("detection", "grounding", "recognition", "qa")}
     ds = load_dataset("star", data)
     samples = [s for s in ds.by_split(split) if s.answer is not None]

@@ -150,6 +150,11 @@ def check_choice(choice: ToolChoice) -> None:
                             f"{', '.join(candidates(sub))}")
         if name not in candidates(sub):
             raise _unknown(sub, name)
+    check_models(choice)
+
+
+def check_models(choice: ToolChoice) -> None:
+    """Every ``tools.models`` key names a transformers candidate (a misspelt one fails before any work)."""
     for key in choice.models:
         if key not in HF_CANDIDATES:
             raise AotdError(f"tools.models.{key}: not a transformers candidate; use one of {', '.join(HF_CANDIDATES)}")
