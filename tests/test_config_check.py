@@ -36,6 +36,7 @@ def test_paper_config_holds_the_papers_models_and_hyper_parameters() -> None:
     t = d.train
     assert (t.lam, t.lr, t.epochs, t.warmup_ratio, t.min_lr_ratio, t.mixed_precision) == (
         1.0, 4e-5, 1, 0.03, 0.0, "bf16")
+    assert t.batch_size * t.grad_accum * 8 == 128  # LLaVA's global batch on 8 GPUs
 
 
 def test_cli_lists_the_models_and_exits_zero() -> None:

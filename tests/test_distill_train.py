@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 from pathlib import Path
@@ -63,14 +64,17 @@ def test_training_lowers_both_losses_and_writes_its_outputs(tmp_path: Path) -> N
     assert [student.generate(_frames(r), r.prompt, 4) for r in answers] == ["A", "B", "C"]
 
 
-def test_a_stopped_run_resumes_to_the_uninterrupted_weights(tmp_path: Path) -> None:
-    cfg = TrainConfig(epochs=2, batch_size=8, checkpoint_every=3, seed=7)
+@pytest.mark.parametrize("grad_accum", [1, 3])
+def test_a_stopped_run_resumes_to_the_uninterrupted_weights(tmp_path: Path, grad_accum: int) -> None:
+    cfg = TrainConfig(epochs=2, batch_size=8, checkpoint_every=3, seed=7, grad_accum=grad_accum)
     clean = ToyStudent()
     train(clean, prepare(clean, _records(), _frames, progress=False), tmp_path / "clean", cfg, progress=False)
     stopped = ToyStudent()
     examples = prepare(stopped, _records(), _frames, progress=False)
-    partial = train(stopped, examples, tmp_path / "resumed", cfg.model_copy(update={"max_steps": 5}), progress=False)
-    assert partial["steps"] == 5 and not partial["finished"] and not (tmp_path / "resumed" / "model").exists()
+    stop_at = 5 if grad_accum == 1 else 2
+    partial = train(stopped, examples, tmp_path / "resumed", cfg.model_copy(update={"max_steps": stop_at}),
+                    progress=False)
+    assert partial["steps"] == stop_at and not partial["finished"] and not (tmp_path / "resumed" / "model").exists()
     resumed = ToyStudent(seed=123)  # a fresh process: other initial weights, restored from the checkpoint
     train(resumed, prepare(resumed, _records(), _frames, progress=False), tmp_path / "resumed", cfg, progress=False)
     a, b = _weights(clean), _weights(resumed)
@@ -113,6 +117,8 @@ def test_two_cpu_processes_with_ddp_agree_on_the_weights(tmp_path: Path) -> None
     assert all(torch.equal(ranks[0]["weights"][k], ranks[1]["weights"][k]) for k in ranks[0]["weights"])
     history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
     assert len(history) == 2  # written once, by the main process
+    # the schedule advances once per optimizer step, not once per process: 3 of 20 warm-up steps
+    assert history[-1]["lr"] == pytest.approx(TrainConfig().lr * 3 / 20)
 
 
 def test_accelerate_configs_load_with_accelerate_itself() -> None:
@@ -179,3 +185,16 @@ def test_the_papers_schedule_warms_up_a_share_of_steps_and_decays_to_zero(tmp_pa
     assert all(a < b for a, b in zip(lrs[:peak], lrs[1:peak + 1]))
     assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))
     assert lrs[-1] < 1e-4  # the cosine ends at min_lr_ratio * lr = 0, not at 10%
+
+
+def test_gradient_accumulation_steps_once_per_group_of_micro_batches(tmp_path: Path) -> None:
+    """batch 4 x 2 micro-batches: half the optimizer steps of batch 4, the epoch's odd batch in a short step."""
+    student = ToyStudent()
+    examples = prepare(student, _records(), _frames, progress=False)
+    batches = math.ceil(len(examples) / 4)
+    cfg = TrainConfig(epochs=3, batch_size=4, grad_accum=2, lr=1e-2, warmup_steps=1)
+    result = train(student, examples, tmp_path, cfg, progress=False)
+    history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert result["steps"] == len(history) == 3 * math.ceil(batches / 2)
+    assert np.mean([h["loss"] for h in history[-3:]]) < np.mean([h["loss"] for h in history[:3]])
+    assert history[-1]["lr"] == pytest.approx(1e-2 * 0.1)  # the cosine ended exactly at the last step

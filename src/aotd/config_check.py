@@ -96,6 +96,6 @@ def check_config(cfg: Config) -> Check:
         _model(check, f"student ({d.student})", "distill.model", d.model)
         if not d.freeze_vision:
             check.notes.append("distill.freeze_vision is false: the paper keeps the vision tower frozen")
-    elif d.train.mixed_precision != "no":
+    elif d.train.mixed_precision not in (None, "no"):
         check.notes.append("distill.train.mixed_precision: the embedded student is small; fp32 is as fast on a CPU")
     return check

@@ -16,6 +16,7 @@ student's ``logits`` must call ``self.model(...)`` so that the prepared wrapper 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -104,11 +105,16 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     """Train ``student`` on ``examples``; write ``out/model``, ``history.jsonl`` and ``loss.png``."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
+    from accelerate.utils import DistributedType
 
     AcceleratorState._reset_state()  # a process-wide singleton: a second run may ask for another precision
     # on a machine without an accelerator, accelerate runs torchrun/spawned processes as DDP over gloo
     # only when told it is on the CPU; otherwise each process would silently train alone
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not _has_accelerator())
+    accelerator = Accelerator(cpu=not _has_accelerator(),
+                              **({"mixed_precision": cfg.mixed_precision} if cfg.mixed_precision else {}))
+    if cfg.grad_accum > 1 and accelerator.distributed_type == DistributedType.DEEPSPEED:
+        raise AotdError("distill.train.grad_accum > 1 does not work under DeepSpeed, which steps inside backward; "
+                        "launch with configs/accelerate/fsdp.yaml or ddp.yaml, or raise batch_size instead")
     main = accelerator.is_main_process
     world, rank = accelerator.num_processes, accelerator.process_index
     out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +128,7 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     per_epoch = batches_per_epoch if world == 1 else batches_per_epoch // world  # every process needs a batch
     if per_epoch == 0:
         raise AotdError(f"{len(examples)} examples make fewer batches than the {world} processes")
-    total = per_epoch * cfg.epochs
+    total = math.ceil(per_epoch / cfg.grad_accum) * cfg.epochs  # optimizer steps; an epoch's last may be short
     warmup = cfg.warmup_steps if cfg.warmup_ratio is None else math.ceil(cfg.warmup_ratio * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, warmup, total, cfg.min_lr_ratio))
     state = _State(history=[])
@@ -131,7 +137,9 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
         state = _load_checkpoint(ckpt, student, optimizer, schedule)
     assert state.history is not None
     module = student.model
-    student.model, optimizer, schedule = accelerator.prepare(module, optimizer, schedule)
+    # the schedule stays ours: accelerate's wrapper steps it once per process, for schedules written
+    # in single-process steps, and ``total`` already counts this process's steps
+    student.model, optimizer = accelerator.prepare(module, optimizer)
     student.model.train()
     bar = tqdm(total=total, initial=state.step, desc="train", unit="step", disable=not (progress and main))
     started, tokens = time.perf_counter(), 0
@@ -139,23 +147,29 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     while state.epoch < cfg.epochs and not stop:
         batches = epoch_batches(lengths, cfg.batch_size, cfg.seed * 1000 + state.epoch)
         while state.position < per_epoch:
-            batch = student.collate([examples[i] for i in batches[state.position * world + rank]])
-            batch = {k: v.to(accelerator.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-            loss = dual_loss(student.logits(batch), batch["input_ids"], batch["segments"], cfg.lam)
+            micro = min(cfg.grad_accum, per_epoch - state.position)
             optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(loss.total)
+            sums = {"loss": 0.0, "label": 0.0, "rationale": 0.0}
+            for j in range(micro):
+                batch = student.collate([examples[i] for i in batches[(state.position + j) * world + rank]])
+                batch = {k: v.to(accelerator.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+                # gradients are averaged across processes once, after the step's last micro-batch
+                with contextlib.nullcontext() if j == micro - 1 else accelerator.no_sync(student.model):
+                    loss = dual_loss(student.logits(batch), batch["input_ids"], batch["segments"], cfg.lam)
+                    accelerator.backward(loss.total / micro)
+                tokens += loss.label_tokens + loss.rationale_tokens
+                for key, value in (("loss", loss.total), ("label", loss.label), ("rationale", loss.rationale)):
+                    sums[key] += value.item() / micro
             if cfg.grad_clip:
                 accelerator.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
             schedule.step()
             state.step += 1
-            state.position += 1
-            tokens += loss.label_tokens + loss.rationale_tokens
-            state.history.append({"step": state.step, "epoch": state.epoch, "loss": round(loss.total.item(), 5),
-                                  "label": round(loss.label.item(), 5), "rationale": round(loss.rationale.item(), 5),
-                                  "lr": schedule.get_last_lr()[0]})
+            state.position += micro
+            state.history.append({"step": state.step, "epoch": state.epoch,
+                                  **{k: round(v, 5) for k, v in sums.items()}, "lr": schedule.get_last_lr()[0]})
             bar.update()
-            bar.set_postfix(loss=f"{loss.total.item():.3f}")
+            bar.set_postfix(loss=f"{sums['loss']:.3f}")
             if state.step % cfg.checkpoint_every == 0 and main:
                 _save_checkpoint(ckpt, accelerator.get_state_dict(student.model), optimizer, schedule, state)
             if cfg.max_steps is not None and state.step >= cfg.max_steps:

@@ -12,13 +12,15 @@ class TrainConfig(BaseModel):
 
     lam: float = Field(1.0, ge=0)  # λ: the weight of L_rationale (the paper uses 1)
     epochs: int = Field(3, ge=1)
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(16, ge=1)  # per process and micro-batch
+    grad_accum: int = Field(1, ge=1)  # micro-batches per optimizer step: global batch = batch_size·grad_accum·processes
     lr: float = Field(3e-4, gt=0)
     weight_decay: float = 0.01
     warmup_steps: int = Field(20, ge=0)
     warmup_ratio: float | None = Field(None, ge=0, lt=1)  # a share of all steps (the paper: 0.03); wins over steps
     min_lr_ratio: float = Field(0.1, ge=0, le=1)  # where the cosine ends, relative to lr (the paper: 0)
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # accelerate's autocast (the paper trains in bf16)
+    # accelerate's autocast (the paper trains in bf16); None: the launcher's choice (accelerate config), else no
+    mixed_precision: Literal["no", "bf16", "fp16"] | None = None
     grad_clip: float = 1.0
     seed: int = 0
     checkpoint_every: int = Field(100, ge=1)  # steps
