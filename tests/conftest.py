@@ -37,3 +37,14 @@ def world_traces(world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     samples = load_dataset("star", world_dir).by_split("train")[:48]
     run_agent(samples, AgentStage(cheap_config()), out, progress=False)
     return out
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models on a shared 2-core machine: one torch thread is far faster than two (no synchronisation)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

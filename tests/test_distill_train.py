@@ -131,15 +131,6 @@ def test_accelerate_configs_load_with_accelerate_itself() -> None:
                      "deepspeed_zero3": "DistributedType.DEEPSPEED"}
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny matrices on a shared 2-core machine: one thread is far faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("arch", ["llava-next-video", "qwen2-vl"])
 def test_a_transformers_student_trains_saves_and_loads(arch: str, tmp_path: Path, one_thread) -> None:
     from aotd.distill.students import load_student

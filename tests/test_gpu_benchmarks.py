@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -47,4 +46,4 @@ def test_the_whole_benchmark_runs_on_tiny_configs(bench: ModuleType, capsys: pyt
     for row in ("| agent |", "| cot (convert + verify) |", "| student (answer, 2 tokens) |",
                 "| student (rationale, 6 tokens) |"):
         assert row in out
-    assert "error" not in out and sys.modules.get("aotd") is not None
+    assert "error" not in out

@@ -32,13 +32,7 @@ VIDEO_TOKENS = {"llava-next-video": 32 * 4, "llava-onevision": 32 * 4 + 1, "qwen
 NO_DROPOUT_LORA = LoraSettings(r=4, alpha=8, dropout=0.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matrices on a shared 2-core box: extra threads only add synchronisation (10-100x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: 10-100x faster on tiny matrices
 
 
 def _split(example: Example) -> int:

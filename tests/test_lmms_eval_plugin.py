@@ -257,22 +257,18 @@ def test_open_ended_and_unusual_prompts() -> None:
 
 # -- a transformers student ---------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
 def test_a_transformers_student_answers_and_scores(world_dir: Path, docs: list[dict[str, Any]], tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     pytest.importorskip("peft")
     from aotd.distill.students.hf import tiny_hf_student
 
     tiny_hf_student("qwen2-vl").save(tmp_path / "model")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: extra threads only add synchronisation
-    try:
-        lm = AotdStudent(pretrained=str(tmp_path / "model"), device="cpu")
-        lm.task_dict[TASK] = {SPLIT: docs}
-        replies = lm.generate_until(_ask(docs[:2]))
-        scores = lm.loglikelihood([Request("loglikelihood", (videomme_text(docs[0]), " A", doc_to_video, 0, TASK,
-                                                               SPLIT))])
-    finally:
-        torch.set_num_threads(threads)
+    lm = AotdStudent(pretrained=str(tmp_path / "model"), device="cpu")
+    lm.task_dict[TASK] = {SPLIT: docs}
+    replies = lm.generate_until(_ask(docs[:2]))
+    scores = lm.loglikelihood([Request("loglikelihood", (videomme_text(docs[0]), " A", doc_to_video, 0, TASK,
+                                                           SPLIT))])
     assert len(replies) == 2 and all(isinstance(r, str) for r in replies) and lm.failures == 0
     ((logp, greedy),) = scores
     assert logp < 0 and isinstance(greedy, bool)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from aotd.errors import AotdError
-from aotd.runner.jsonl import JsonlError, drop_failed, existing_records, write_lines_atomic
+from aotd.runner.jsonl import JsonlError, drop_failed, drop_ids, existing_records
 
 Result = tuple[str, dict[str, float]]  # (record as one JSON line, timings)
 
@@ -124,12 +124,8 @@ def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | N
         raise JsonlError(f"{out}: {n} record(s) were made with config {config or '?'}, this run is config "
                          f"{stage.fingerprint}; write to a new --out, or delete the file to start over")
     retried = drop_failed(out, retry, {stage.key(item) for item in todo})
-    if retried:
-        existing.ids -= retried
-        timings = timings_path(out)
-        if timings.exists():  # their old timings go too: one line per record there as well
-            write_lines_atomic(timings, [line for line in timings.read_text(encoding="utf-8").splitlines()
-                                         if json.loads(line).get("sample_id") not in retried])
+    existing.ids -= retried
+    drop_ids(timings_path(out), retried)  # their old timings go too: one line per record there as well
     owned = len(todo)
     todo = [item for item in todo if stage.key(item) not in existing.ids]
     report = RunReport(stage=stage.name, items=owned, already_done=owned - len(todo), written=0, elapsed_s=0.0,

@@ -134,18 +134,30 @@ def drop_failed(path: Path, prefixes: tuple[str, ...], among: set[str]) -> set[s
     if not prefixes or not path.exists():
         return set()
     dropped: set[str] = set()
-    kept: list[str] = []
-    with path.open("r", encoding="utf-8") as f:
+    with path.open("r", encoding="utf-8") as f:  # streamed, like existing_records: outputs can be large
         for line in f:
             record = json.loads(line)
             failure = record.get("failure") or ""
             if record["sample_id"] in among and any(failure.startswith(p) for p in prefixes):
                 dropped.add(record["sample_id"])
-            else:
-                kept.append(line)
-    if dropped:
-        write_lines_atomic(path, kept)
+    drop_ids(path, dropped)
     return dropped
+
+
+def drop_ids(path: Path, ids: set[str]) -> None:
+    """Rewrite ``path`` (atomically, streamed) without the lines whose ``sample_id`` is in ``ids``."""
+    if not ids or not path.exists():
+        return
+    with path.open("r", encoding="utf-8") as f:
+        write_lines_atomic(path, (line for line in f if _sample_id(line) not in ids))
+
+
+def _sample_id(line: str) -> str | None:
+    """The line's sample id; None for a line a kill tore (a timings file's last line may be one)."""
+    try:
+        return json.loads(line).get("sample_id")
+    except (ValueError, AttributeError):
+        return None
 
 
 def merge_files(inputs: list[Path], out: Path) -> dict[str, int]:

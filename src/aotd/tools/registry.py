@@ -65,23 +65,22 @@ HF_QA = ("video-llm",)
 HF_CANDIDATES = ("owl-vit", "owlv2", "grounding-dino", "xclip", "clip-window", "video-llm")
 HF_SUBTASKS = {"detection": HF_DETECTORS, "grounding": HF_GROUNDERS, "recognition": HF_RECOGNIZERS, "qa": HF_QA}
 
-CANDIDATES = {"detection": (*DETECTORS, *HF_DETECTORS), "grounding": (*ACTION_MODELS, *HF_GROUNDERS),
-              "recognition": (*ACTION_MODELS, *HF_RECOGNIZERS), "qa": (*QA_MODELS, *HF_QA)}
+def embedded(subtask: str) -> tuple[str, ...]:
+    """The embedded candidates of ``subtask`` (read when called, so narrowed tables count)."""
+    table = {"detection": DETECTORS, "grounding": ACTION_MODELS, "recognition": ACTION_MODELS}.get(subtask, QA_MODELS)
+    return tuple(table)
 
 
 def candidates(subtask: str) -> tuple[str, ...]:
-    """Every name ``subtask`` accepts (read when called, so narrowed tables count)."""
-    embedded = {"detection": tuple(DETECTORS), "grounding": tuple(ACTION_MODELS),
-                "recognition": tuple(ACTION_MODELS), "qa": tuple(QA_MODELS)}[subtask]
-    return (*embedded, *HF_SUBTASKS[subtask])
+    """Every name ``subtask`` accepts."""
+    return (*embedded(subtask), *HF_SUBTASKS[subtask])
 
 
 def step1_candidates(subtask: str, choice: ToolChoice | None = None) -> tuple[str, ...]:
     """What ``aotd select`` scores for ``subtask``: ``tools.candidates.<subtask>``, else the embedded ones."""
     listed = getattr(choice.candidates, subtask) if choice is not None else None
     if listed is None:
-        return {"detection": tuple(DETECTORS), "grounding": tuple(ACTION_MODELS),
-                "recognition": tuple(ACTION_MODELS), "qa": tuple(QA_MODELS)}[subtask]
+        return embedded(subtask)
     known = candidates(subtask)
     for name in listed:
         if name not in known:
@@ -105,28 +104,25 @@ def action_model(name: str) -> Any:
 
 
 # --- by sub-task -----------------------------------------------------------------------------
+def _tool(subtask: str, name: str, choice: ToolChoice | None) -> Any:
+    """The candidate ``name`` of a perception sub-task: embedded (cached), or transformers per ``choice``."""
+    if name in embedded(subtask):
+        return _embedded_detector(name) if subtask == "detection" else action_model(name)
+    if name in HF_SUBTASKS[subtask]:
+        return _hf(subtask, name, choice or ToolChoice())
+    raise _unknown(subtask, name)
+
+
 def detector(name: str, choice: ToolChoice | None = None) -> Any:
-    if name in DETECTORS:
-        return _embedded_detector(name)
-    if name in HF_DETECTORS:
-        return _hf("detection", name, choice or ToolChoice())
-    raise _unknown("detection", name)
+    return _tool("detection", name, choice)
 
 
 def grounder(name: str, choice: ToolChoice | None = None) -> Any:
-    if name in ACTION_MODELS:
-        return action_model(name)
-    if name in HF_GROUNDERS:
-        return _hf("grounding", name, choice or ToolChoice())
-    raise _unknown("grounding", name)
+    return _tool("grounding", name, choice)
 
 
 def recognizer(name: str, choice: ToolChoice | None = None) -> Any:
-    if name in ACTION_MODELS:
-        return action_model(name)
-    if name in HF_RECOGNIZERS:
-        return _hf("recognition", name, choice or ToolChoice())
-    raise _unknown("recognition", name)
+    return _tool("recognition", name, choice)
 
 
 def qa_model(name: str, *, detection: str, recognition: str, choice: ToolChoice | None = None) -> Any:

@@ -90,6 +90,14 @@ def read_json(path: Path) -> Any:
     return parse_json(read_text(path), Where(path))
 
 
+def read_json_of(path: Path, kind: type, what: str) -> Any:
+    """``path``'s JSON, which must be a ``kind`` (list, dict); else "should hold <what>", naming the file."""
+    data = read_json(path)
+    if not isinstance(data, kind):
+        raise DataError(f"should hold {what}", path=path)
+    return data
+
+
 def _brief(text: str, limit: int = 120) -> str:
     """Echo of user input short enough for a one-line error."""
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -22,7 +22,7 @@ from aotd.data.schema import QASample
 from aotd.errors import DataError
 
 from ._bench import first_video, record_name
-from ._common import Collector, Where, extra_fields, find_files, get, make_sample, read_json, video_folder
+from ._common import Collector, Where, extra_fields, find_files, get, make_sample, read_json_of, video_folder
 
 _FILE = re.compile(r"^(?P<split>[A-Za-z]+)_q\.json$")
 _ANSWER_FILE = re.compile(r"^[A-Za-z]+_a\.json$")
@@ -55,9 +55,7 @@ def load(path: Path, *, split: str | None, video_root: Path | None) -> list[QASa
 
 
 def _records(file: Path) -> list[tuple[Where, dict[str, Any]]]:
-    records = read_json(file)
-    if not isinstance(records, list):
-        raise DataError("should hold a JSON list of records", path=file)
+    records = read_json_of(file, list, "a JSON list of records")
     out = []
     for index, record in enumerate(records):
         where = Where(file, record_name(f"[{index}]", record, "question_id"))

@@ -16,9 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from aotd.data.schema import QASample
-from aotd.errors import DataError
 
-from ._common import Collector, Where, extra_fields, find_files, get, make_sample, read_json, video_file, video_folder
+from ._common import (
+    Collector,
+    Where,
+    extra_fields,
+    find_files,
+    get,
+    make_sample,
+    read_json_of,
+    video_file,
+    video_folder,
+)
 
 _FILE = re.compile(r"^(?P<split>[A-Za-z]+)_balanced\.(?:txt|json)$")
 _STRUCTURAL = ("query", "verify", "logic", "choose", "compare")
@@ -32,9 +41,7 @@ def load(path: Path, *, split: str | None, video_root: Path | None) -> list[QASa
     videos = video_folder(path, video_root)
     collector = Collector()
     for file, file_split in files:
-        questions = read_json(file)
-        if not isinstance(questions, dict):
-            raise DataError("should hold a JSON object keyed by question id", path=file)
+        questions = read_json_of(file, dict, "a JSON object keyed by question id")
         for qid, record in questions.items():
             where = Where(file, qid)
             if not isinstance(record, dict):

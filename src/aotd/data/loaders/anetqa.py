@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from aotd.data.schema import QASample
-from aotd.errors import DataError
 
 from ._common import (
     VIDEO_EXTS,
@@ -26,7 +25,7 @@ from ._common import (
     find_files,
     get,
     make_sample,
-    read_json,
+    read_json_of,
     video_file,
     video_folder,
 )
@@ -66,9 +65,7 @@ def load(path: Path, *, split: str | None, video_root: Path | None) -> list[QASa
     videos = video_folder(path, video_root)
     collector = Collector()
     for file, file_split in files:
-        records = read_json(file)
-        if not isinstance(records, list):
-            raise DataError("should hold a JSON list of questions", path=file)
+        records = read_json_of(file, list, "a JSON list of questions")
         for index, record in enumerate(records):
             where = _where(file, index, record)
             if not isinstance(record, dict):

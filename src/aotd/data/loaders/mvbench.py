@@ -22,10 +22,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aotd.data.schema import QASample
-from aotd.errors import DataError
 
 from ._bench import bench_files, bench_video_folder, single_split
-from ._common import VIDEO_EXTS, Collector, Where, extra_fields, get, make_sample, read_json
+from ._common import VIDEO_EXTS, Collector, Where, extra_fields, get, make_sample, read_json_of
 
 _FILE = re.compile(r"^\w+\.json$")
 _KNOWN = {"video", "question", "candidates", "answer", "start", "end"}
@@ -63,9 +62,7 @@ def load(path: Path, *, split: str | None, video_root: Path | None) -> list[QASa
     collector = Collector()
     for file in files:
         task = file.stem
-        records = read_json(file)
-        if not isinstance(records, list):
-            raise DataError("should hold a JSON list of questions", path=file)
+        records = read_json_of(file, list, "a JSON list of questions")
         for index, record in enumerate(records):
             where = Where(file, f"[{index}]")
             if not isinstance(record, dict):

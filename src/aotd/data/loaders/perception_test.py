@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from aotd.data.schema import QASample
-from aotd.errors import DataError
 
 from ._common import (
     Collector,
@@ -27,7 +26,7 @@ from ._common import (
     find_files,
     get,
     make_sample,
-    read_json,
+    read_json_of,
     video_file,
     video_folder,
 )
@@ -44,9 +43,7 @@ def load(path: Path, *, split: str | None, video_root: Path | None) -> list[QASa
     videos = video_folder(path, video_root)
     collector = Collector()
     for file, file_split in files:
-        annotations = read_json(file)
-        if not isinstance(annotations, dict):
-            raise DataError("should hold a JSON object keyed by video id", path=file)
+        annotations = read_json_of(file, dict, "a JSON object keyed by video id")
         for key, video in annotations.items():
             if not isinstance(video, dict):
                 raise Where(file, key).error("should be a JSON object (one video's annotations)")

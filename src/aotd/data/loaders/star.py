@@ -18,9 +18,18 @@ from typing import Any
 
 from aotd.data.schema import QUESTION_FAMILIES, QASample
 from aotd.data.star_classes import CLASS_FILES, StarClasses
-from aotd.errors import DataError
 
-from ._common import Collector, Where, extra_fields, find_files, get, make_sample, read_json, video_file, video_folder
+from ._common import (
+    Collector,
+    Where,
+    extra_fields,
+    find_files,
+    get,
+    make_sample,
+    read_json_of,
+    video_file,
+    video_folder,
+)
 
 _FILE = re.compile(r"^STAR_(?P<split>[A-Za-z]+)\.json$")
 _KNOWN = {"question_id", "question", "video_id", "start", "end", "answer", "question_program", "choices", "situations"}
@@ -54,9 +63,7 @@ def _where(file: Path, index: int, record: Any) -> Where:
 
 
 def _records(file: Path) -> list[Any]:
-    records = read_json(file)
-    if not isinstance(records, list):
-        raise DataError("should hold a JSON list of questions", path=file)
+    records = read_json_of(file, list, "a JSON list of questions")
     return records
 
 

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from aotd.data.schema import QASample
-from aotd.errors import DataError
 
 from ._bench import bench_files, bench_video_folder, first_video, single_split
-from ._common import Collector, Where, extra_fields, get, make_sample, read_json
+from ._common import Collector, Where, extra_fields, get, make_sample, read_json_of
 
 _FILE = re.compile(r"^\w+_qa\.json$")
 _VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".avi", ".MP4")
@@ -41,9 +40,7 @@ def load(path: Path, *, split: str | None, video_root: Path | None) -> list[QASa
     videos = bench_video_folder(files[0].parent, video_root, ("Test_Videos",))
     collector = Collector()
     for file in files:
-        records = read_json(file)
-        if not isinstance(records, list):
-            raise DataError("should hold a JSON list of questions", path=file)
+        records = read_json_of(file, list, "a JSON list of questions")
         for index, record in enumerate(records):
             where = Where(file, f"[{index}]")
             if not isinstance(record, dict):
