@@ -33,12 +33,13 @@ from aotd.data.schema import ProgramStep, QASample, VideoInfo
 from aotd.data.video import write_video
 from aotd.errors import AotdError
 from aotd.world.annotate import situation
-from aotd.world.questions import Context, Question, choice_program, choice_text, generate, open_answer
+from aotd.world.balance import Pick, balance
+from aotd.world.questions import TEMPLATES, Context, Question, candidates, choice_program, choice_text, open_answer
 from aotd.world.render import Noise, Renderer
 from aotd.world.simulate import FPS, HEIGHT, WIDTH, simulate
 from aotd.world.vocab import world_classes
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: options balanced over the pool, text-count check, apple and banana
 SPLITS = (("train", 0.7), ("val", 0.15), ("test", 0.15))
 
 
@@ -48,7 +49,8 @@ class WorldConfig:
     videos: int
     seed: int = 0
     noise: float = 0.5
-    questions_per_video: int = 8
+    questions_per_video: int = 12
+    max_text_p: float = 0.4  # reject a question whose answer a text-only count gives a higher probability
     open_ended: bool = False
     workers: int = 1
 
@@ -59,6 +61,8 @@ class WorldConfig:
             raise AotdError(f"--noise must be in [0, 1] or one of none/low/medium/high, got {self.noise}")
         if self.questions_per_video < 1:
             raise AotdError("--questions-per-video must be at least 1")
+        if not 0.25 < self.max_text_p <= 1.0:
+            raise AotdError(f"max_text_p must be in (0.25, 1] (chance is 0.25 with four options), got {self.max_text_p}")
 
 
 @dataclass
@@ -68,7 +72,8 @@ class VideoResult:
     split: str
     num_frames: int
     actions: list[list[Any]]
-    questions: list[dict[str, Any]]  # STAR records without question_id
+    candidates: list[Question]  # every question the templates can ask; the pool keeps some
+    situations: dict[int, dict[str, Any]]  # STAR situation of every key frame
 
 
 def video_id_for(seed: int, index: int) -> str:
@@ -87,12 +92,12 @@ def split_for(seed: int, index: int) -> str:
     return SPLITS[-1][0]
 
 
-def _question_record(q: Question, video_id: str, sit: dict[int, dict[str, Any]], rng: np.random.Generator) -> dict[str, Any]:
+def _question_record(pick: Pick, video_id: str, sit: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    q = pick.question
     options = [q.answer, *q.distractors]
-    order = rng.permutation(len(options))
     choices = []
-    for cid, k in enumerate(order):
-        value = options[int(k)]
+    for cid, k in enumerate(pick.order):
+        value = options[k]
         choices.append({"choice_id": cid, "choice": choice_text(q.kind, value), "choice_program": choice_program(q.kind, value)})
     frames = [k for k in sit if q.window[0] <= k <= q.window[1]]
     if q.extra_frames is not None:
@@ -111,8 +116,8 @@ def _question_record(q: Question, video_id: str, sit: dict[int, dict[str, Any]],
     }
 
 
-def build_video(seed: int, index: int, noise_level: float, videos_dir: Path, per_video: int) -> VideoResult:
-    """Simulate, render and write one video; return its annotations."""
+def build_video(seed: int, index: int, noise_level: float, videos_dir: Path) -> VideoResult:
+    """Simulate, render and write one video; return its situations and candidate questions."""
     rng = np.random.default_rng([seed, index])
     noise = Noise.from_level(noise_level)
     episode = simulate(rng, noise.color_jitter)
@@ -135,14 +140,13 @@ def build_video(seed: int, index: int, noise_level: float, videos_dir: Path, per
     write_video(videos_dir / f"{vid}.mp4", frames(), FPS)
     qrng = np.random.default_rng([seed, index, 2])
     ctx = Context(episode, visible, qrng)
-    records = [_question_record(q, vid, sit, qrng) for q in generate(ctx, per_video)]
     actions = [[e.aid, *e.seconds()] for e in episode.events]
-    return VideoResult(index, vid, split_for(seed, index), episode.num_frames, actions, records)
+    return VideoResult(index, vid, split_for(seed, index), episode.num_frames, actions, candidates(ctx), sit)
 
 
-def _work(args: tuple[int, int, float, str, int]) -> VideoResult:
-    seed, index, noise, videos_dir, per_video = args
-    return build_video(seed, index, noise, Path(videos_dir), per_video)
+def _work(args: tuple[int, int, float, str]) -> VideoResult:
+    seed, index, noise, videos_dir = args
+    return build_video(seed, index, noise, Path(videos_dir))
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -170,7 +174,7 @@ def generate_world(cfg: WorldConfig, *, force: bool = False, progress: bool = Tr
     videos_dir.mkdir(parents=True, exist_ok=True)
     (ann_dir / "classes").mkdir(parents=True, exist_ok=True)
 
-    jobs = [(cfg.seed, i, cfg.noise, str(videos_dir), cfg.questions_per_video) for i in range(cfg.videos)]
+    jobs = [(cfg.seed, i, cfg.noise, str(videos_dir)) for i in range(cfg.videos)]
     bar = tqdm(total=cfg.videos, desc="world", unit="video", disable=not progress)
     results: list[VideoResult] = []
     if cfg.workers > 1:
@@ -184,9 +188,18 @@ def generate_world(cfg: WorldConfig, *, force: bool = False, progress: bool = Tr
             bar.update()
     bar.close()
 
+    # each split is balanced on its own: balancing the whole pool would make a feature's rate in one
+    # split the complement of its rate in the others, and text learnt on train anti-predictive on test
     by_split: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in SPLITS}
-    for r in results:
-        by_split[r.split].extend(r.questions)
+    balance_summary: dict[str, Any] = {}
+    for k, (split, _) in enumerate(SPLITS):
+        members = [r for r in results if r.split == split]
+        picks, balance_summary[split] = balance([r.candidates for r in members], cfg.questions_per_video,
+                                                np.random.default_rng([cfg.seed, 3, k]), list(TEMPLATES),
+                                                max_text_p=cfg.max_text_p)
+        for pick in picks:
+            r = members[pick.video]
+            by_split[split].append(_question_record(pick, r.video_id, r.situations))
     _assign_ids(by_split)
 
     world_classes().save(ann_dir / "classes")
@@ -209,6 +222,7 @@ def generate_world(cfg: WorldConfig, *, force: bool = False, progress: bool = Tr
         "open_ended": cfg.open_ended,
         "splits": {s: sum(r.split == s for r in results) for s, _ in SPLITS},
         "questions": {s: len(v) for s, v in by_split.items()},
+        "question_pool": balance_summary,
         "families": dict(sorted(Counter(rec["question_id"].split("_")[0] for v in by_split.values() for rec in v).items())),
     }
     _atomic_write(manifest_path, json.dumps(manifest, indent=2) + "\n")

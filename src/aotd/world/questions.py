@@ -6,6 +6,13 @@ from the events, never from running the program, so the program executor
 (``aotd.data.star_program``) is an independent check of every question (a test runs it
 over hundreds). A template only asks a question in a window where its answer is unique.
 
+Distractors must not be ruled out by the text: every wrong option satisfies what the question
+text implies (the verb's affordances, the hands' state after "they took X", the holding rule)
+and never names an object of the question when the answer does not (``rules.py``). Each
+template yields every question it can ask about an episode with its ``allowed`` wrong options;
+which three are shown, and which questions are kept, is decided over the whole pool so that
+text alone cannot tell the answer (``balance.py``).
+
 Windows are frame ranges whose edges fall in the gaps between actions, so an action is
 either wholly inside a window or outside it. Prediction questions end their window before
 the action they ask about; that action's key frames are still given in the situations (as
@@ -20,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from aotd.world import rules
 from aotd.world.simulate import ActionEvent, Episode
 from aotd.world.vocab import OBJECTS, VERBS, affords
 
@@ -41,7 +49,14 @@ class Question:
     window: tuple[int, int]  # inclusive frames shown to the model
     extra_frames: tuple[int, int] | None = None  # the predicted action's frames (Prediction)
     subject: str | None = None  # the object a verb question is about
-    distractors: list[Any] = field(default_factory=list)
+    slots: dict[str, str] = field(default_factory=dict)  # what the text names: verb, obj, ref_verb, ref_obj, held
+    allowed: list[Any] = field(default_factory=list)  # wrong options every constraint of the text allows
+    distractors: list[Any] = field(default_factory=list)  # chosen from ``allowed`` over the whole pool (balance.py)
+
+    @property
+    def named(self) -> set[str]:
+        """Objects the question text names: an option about one of them could be copied from the text."""
+        return {v for k, v in self.slots.items() if k in ("obj", "ref_obj", "held")}
 
 
 @dataclass
@@ -129,23 +144,31 @@ _ALL_ACTIONS = [_p("Situations"), _p("Actions")]
 
 
 # --- Interaction -----------------------------------------------------------------------------
-def interaction_t1(ctx: Context, i: int) -> Question | None:
+def _without(values: Any, *wrong: Any) -> list[Any]:
+    return [v for v in values if v not in wrong]
+
+
+def interaction_t1(ctx: Context, i: int) -> list[Question]:
     e = ctx.events[i]
     same_verb = lambda a, b: sum(ev.verb == e.verb for ev in ctx.events[a : b + 1]) == 1  # noqa: E731
     a, b = ctx.extend(i, i, same_verb)
-    return Question("Interaction", 1, f"Which object was {VERBS[e.verb].participle} by the person?",
-                    [_p("Situations"), _p("Actions"), _p("Filter_Actions_with_Verb", e.verb), _p("Unique"), _p("Query_Objs")],
-                    "obj", e.obj, ctx.window(a, b))
+    return [Question("Interaction", 1, f"Which object was {VERBS[e.verb].participle} by the person?",
+                     [_p("Situations"), _p("Actions"), _p("Filter_Actions_with_Verb", e.verb), _p("Unique"), _p("Query_Objs")],
+                     "obj", e.obj, ctx.window(a, b), slots={"verb": e.verb},
+                     allowed=_without(rules.objects_for(e.verb), e.obj))]
 
 
-def interaction_t2(ctx: Context, i: int) -> Question | None:
+def interaction_t2(ctx: Context, i: int) -> list[Question]:
     e = ctx.events[i]
+    if len(rules.verbs_for(e.obj)) < 4:  # furniture is only opened or closed: no three wrong verbs to offer
+        return []
     same_obj = lambda a, b: sum(ev.obj == e.obj for ev in ctx.events[a : b + 1]) == 1  # noqa: E731
     a, b = ctx.extend(i, i, same_obj)
-    return Question("Interaction", 2, f"What did the person do with the {e.obj}?",
-                    [_p("Situations"), _p("Filter_Situations_with_Obj", e.obj), _p("Actions"),
-                     _p("Filter_Actions_with_Obj", e.obj), _p("Unique"), _p("Query_Verbs")],
-                    "verb", e.verb, ctx.window(a, b), subject=e.obj)
+    return [Question("Interaction", 2, f"What did the person do with the {e.obj}?",
+                     [_p("Situations"), _p("Filter_Situations_with_Obj", e.obj), _p("Actions"),
+                      _p("Filter_Actions_with_Obj", e.obj), _p("Unique"), _p("Query_Verbs")],
+                     "verb", e.verb, ctx.window(a, b), subject=e.obj, slots={"obj": e.obj},
+                     allowed=_without(rules.verbs_for(e.obj), e.verb))]
 
 
 def _holding_span(ctx: Context, take: int) -> int:
@@ -175,67 +198,101 @@ def _while_holding(ctx: Context, i: int) -> tuple[str, int, tuple[int, int]] | N
     return None
 
 
-def interaction_t3(ctx: Context, i: int) -> Question | None:
+def interaction_t3(ctx: Context, i: int) -> list[Question]:
     found = _while_holding(ctx, i)
     if found is None:
-        return None
+        return []
     held, _, window = found
     e = ctx.events[i]
-    return Question("Interaction", 3, f"What did the person do while they were holding the {held}?",
-                    [_p("Situations"), _p("Filter_Situations_with_Rel", "holding"), _p("Filter_Situations_with_Obj", held),
-                     _p("Actions"), _p("Unique"), _p("Query_Actions")],
-                    "action", (e.verb, e.obj), window)
+    options = rules.while_holding(held)
+    if (e.verb, e.obj) not in options:
+        return []
+    return [Question("Interaction", 3, f"What did the person do while they were holding the {held}?",
+                     [_p("Situations"), _p("Filter_Situations_with_Rel", "holding"), _p("Filter_Situations_with_Obj", held),
+                      _p("Actions"), _p("Unique"), _p("Query_Actions")],
+                     "action", (e.verb, e.obj), window, slots={"held": held},
+                     allowed=_without(options, (e.verb, e.obj)))]
 
 
 # --- Sequence ---------------------------------------------------------------------------------
-def sequence_t1(ctx: Context, r: int) -> Question | None:
+def _objects_after(ref: ActionEvent, verb: str, answer: str, happened: set[str]) -> list[str]:
+    """Objects that could be the ``verb`` object after ``ref``: never the object the text names,
+    nor one that was also ``verb``-ed after it (the question would have two right answers)."""
+    return [o for o in rules.objects_for(verb)
+            if o not in (answer, ref.obj) and o not in happened and rules.can_follow_later((ref.verb, ref.obj), (verb, o))]
+
+
+def _objects_before(ref: ActionEvent, verb: str, answer: str, happened: set[str]) -> list[str]:
+    return [o for o in rules.objects_for(verb)
+            if o not in (answer, ref.obj) and o not in happened and rules.can_follow_later((verb, o), (ref.verb, ref.obj))]
+
+
+def sequence_t1(ctx: Context, r: int) -> list[Question]:
     ref = ctx.events[r]
-    later = ctx.events[r + 1 :]
-    if not later:
-        return None
-    verb = str(ctx.rng.choice(sorted({e.verb for e in later})))
-    j = next(k for k in range(r + 1, len(ctx.events)) if ctx.events[k].verb == verb)
-    a, b = ctx.extend(r, j, lambda a, b: True)
-    return Question("Sequence", 1, f"Which object did the person {VERBS[verb].base} after they {VERBS[ref.verb].past} the {ref.obj}?",
-                    [*_ALL_ACTIONS, *_ref(ref.verb, ref.obj), _p("Filter_After_Actions"),
-                     _p("Filter_Actions_with_Verb", verb), _p("Unique"), _p("Query_Objs")],
-                    "obj", ctx.events[j].obj, ctx.window(a, b))
+    out = []
+    for verb in sorted({e.verb for e in ctx.events[r + 1 :]}):
+        j = next(k for k in range(r + 1, len(ctx.events)) if ctx.events[k].verb == verb)
+        answer = ctx.events[j].obj
+        if answer == ref.obj:  # "put down after they took the box" -> the box: copied from the text
+            continue
+        a, b = ctx.extend(r, j, lambda a, b: True)
+        out.append(Question("Sequence", 1, f"Which object did the person {VERBS[verb].base} after they {VERBS[ref.verb].past} the {ref.obj}?",
+                            [*_ALL_ACTIONS, *_ref(ref.verb, ref.obj), _p("Filter_After_Actions"),
+                             _p("Filter_Actions_with_Verb", verb), _p("Unique"), _p("Query_Objs")],
+                            "obj", answer, ctx.window(a, b),
+                            slots={"verb": verb, "ref_verb": ref.verb, "ref_obj": ref.obj},
+                            allowed=_objects_after(ref, verb, answer, {e.obj for e in ctx.events[r + 1 :] if e.verb == verb})))
+    return out
 
 
-def sequence_t2(ctx: Context, r: int) -> Question | None:
+def sequence_t2(ctx: Context, r: int) -> list[Question]:
     ref = ctx.events[r]
-    earlier = ctx.events[:r]
-    if not earlier:
-        return None
-    verb = str(ctx.rng.choice(sorted({e.verb for e in earlier})))
-    j = max(k for k in range(r) if ctx.events[k].verb == verb)
-    a, b = ctx.extend(j, r, lambda a, b: True)
-    return Question("Sequence", 2, f"Which object did the person {VERBS[verb].base} before they {VERBS[ref.verb].base} the {ref.obj}?",
-                    [*_ALL_ACTIONS, *_ref(ref.verb, ref.obj), _p("Filter_Before_Actions"),
-                     _p("Filter_Actions_with_Verb", verb), _p("Query_Latest_Action"), _p("Query_Objs")],
-                    "obj", ctx.events[j].obj, ctx.window(a, b))
+    out = []
+    for verb in sorted({e.verb for e in ctx.events[:r]}):
+        j = max(k for k in range(r) if ctx.events[k].verb == verb)
+        answer = ctx.events[j].obj
+        if answer == ref.obj:
+            continue
+        a, b = ctx.extend(j, r, lambda a, b: True)
+        out.append(Question("Sequence", 2, f"Which object did the person {VERBS[verb].base} before they {VERBS[ref.verb].base} the {ref.obj}?",
+                            [*_ALL_ACTIONS, *_ref(ref.verb, ref.obj), _p("Filter_Before_Actions"),
+                             _p("Filter_Actions_with_Verb", verb), _p("Query_Latest_Action"), _p("Query_Objs")],
+                            "obj", answer, ctx.window(a, b),
+                            slots={"verb": verb, "ref_verb": ref.verb, "ref_obj": ref.obj},
+                            allowed=_objects_before(ref, verb, answer, {e.obj for e in ctx.events[:r] if e.verb == verb})))
+    return out
 
 
-def sequence_t3(ctx: Context, r: int) -> Question | None:
+def sequence_t3(ctx: Context, r: int) -> list[Question]:
     if r + 1 >= len(ctx.events):
-        return None
+        return []
     ref, nxt = ctx.events[r], ctx.events[r + 1]
+    prev, answer = (ref.verb, ref.obj), (nxt.verb, nxt.obj)
+    later = {(e.verb, e.obj) for e in ctx.events[r + 1 :]}  # also "after": never a wrong option
+    if not rules.can_follow(prev, answer):
+        return []
     a, b = ctx.extend(r, r + 1, lambda a, b: True)
-    return Question("Sequence", 3, f"What did the person do after they {VERBS[ref.verb].past} the {ref.obj}?",
-                    [*_ALL_ACTIONS, *_ref(ref.verb, ref.obj), _p("Filter_After_Actions"),
-                     _p("Query_Earliest_Action"), _p("Query_Actions")],
-                    "action", (nxt.verb, nxt.obj), ctx.window(a, b))
+    return [Question("Sequence", 3, f"What did the person do after they {VERBS[ref.verb].past} the {ref.obj}?",
+                     [*_ALL_ACTIONS, *_ref(ref.verb, ref.obj), _p("Filter_After_Actions"),
+                      _p("Query_Earliest_Action"), _p("Query_Actions")],
+                     "action", answer, ctx.window(a, b), slots={"ref_verb": ref.verb, "ref_obj": ref.obj},
+                     allowed=[x for x in rules.all_actions() if x != answer and rules.can_follow(prev, x) and x not in later])]
 
 
-def sequence_t4(ctx: Context, r: int) -> Question | None:
+def sequence_t4(ctx: Context, r: int) -> list[Question]:
     if r == 0:
-        return None
+        return []
     ref, prev = ctx.events[r], ctx.events[r - 1]
+    nxt, answer = (ref.verb, ref.obj), (prev.verb, prev.obj)
+    earlier = {(e.verb, e.obj) for e in ctx.events[:r]}
+    if not rules.can_follow(answer, nxt):
+        return []
     a, b = ctx.extend(r - 1, r, lambda a, b: True)
-    return Question("Sequence", 4, f"What did the person do before they {VERBS[ref.verb].base} the {ref.obj}?",
-                    [*_ALL_ACTIONS, *_ref(ref.verb, ref.obj), _p("Filter_Before_Actions"),
-                     _p("Query_Latest_Action"), _p("Query_Actions")],
-                    "action", (prev.verb, prev.obj), ctx.window(a, b))
+    return [Question("Sequence", 4, f"What did the person do before they {VERBS[ref.verb].base} the {ref.obj}?",
+                     [*_ALL_ACTIONS, *_ref(ref.verb, ref.obj), _p("Filter_Before_Actions"),
+                      _p("Query_Latest_Action"), _p("Query_Actions")],
+                     "action", answer, ctx.window(a, b), slots={"ref_verb": ref.verb, "ref_obj": ref.obj},
+                     allowed=[x for x in rules.all_actions() if x != answer and rules.can_follow(x, nxt) and x not in earlier])]
 
 
 # --- Prediction ---------------------------------------------------------------------------------
@@ -250,51 +307,58 @@ def _observed(ctx: Context, t: int) -> tuple[tuple[int, int], tuple[int, int]] |
     return window, (ctx.events[t].start, ctx.events[t].end)
 
 
-def prediction_t1(ctx: Context, t: int) -> Question | None:
+def prediction_t1(ctx: Context, t: int) -> list[Question]:
     obs = _observed(ctx, t)
     if obs is None:
-        return None
+        return []
     e = ctx.events[t]
-    return Question("Prediction", 1, "What will the person do next?",
-                    [*_ALL_ACTIONS, _p("Query_Latest_Action"), _p("Query_Actions")],
-                    "action", (e.verb, e.obj), obs[0], obs[1])
+    return [Question("Prediction", 1, "What will the person do next?",
+                     [*_ALL_ACTIONS, _p("Query_Latest_Action"), _p("Query_Actions")],
+                     "action", (e.verb, e.obj), obs[0], obs[1],
+                     allowed=_without(rules.all_actions(), (e.verb, e.obj)))]
 
 
-def prediction_t2(ctx: Context, t: int) -> Question | None:
+def prediction_t2(ctx: Context, t: int) -> list[Question]:
     obs = _observed(ctx, t)
     e = ctx.events[t]
-    if obs is None or e.obj not in ctx.visible_in(obs[0]):
-        return None
-    return Question("Prediction", 2, f"What will the person do next with the {e.obj}?",
-                    [*_ALL_ACTIONS, _p("Filter_Actions_with_Obj", e.obj), _p("Query_Latest_Action"), _p("Query_Verbs")],
-                    "verb", e.verb, obs[0], obs[1], subject=e.obj)
+    if obs is None or e.obj not in ctx.visible_in(obs[0]) or len(rules.verbs_for(e.obj)) < 4:
+        return []
+    return [Question("Prediction", 2, f"What will the person do next with the {e.obj}?",
+                     [*_ALL_ACTIONS, _p("Filter_Actions_with_Obj", e.obj), _p("Query_Latest_Action"), _p("Query_Verbs")],
+                     "verb", e.verb, obs[0], obs[1], subject=e.obj, slots={"obj": e.obj},
+                     allowed=_without(rules.verbs_for(e.obj), e.verb))]
 
 
-def prediction_t3(ctx: Context, t: int) -> Question | None:
-    obs = _observed(ctx, t)
-    if obs is None:
-        return None
-    e = ctx.events[t]
-    return Question("Prediction", 3, f"Which object would the person {VERBS[e.verb].base} next?",
-                    [*_ALL_ACTIONS, _p("Filter_Actions_with_Verb", e.verb), _p("Query_Latest_Action"), _p("Query_Objs")],
-                    "obj", e.obj, obs[0], obs[1])
-
-
-def prediction_t4(ctx: Context, t: int) -> Question | None:
+def prediction_t3(ctx: Context, t: int) -> list[Question]:
     obs = _observed(ctx, t)
     if obs is None:
-        return None
+        return []
+    e = ctx.events[t]
+    return [Question("Prediction", 3, f"Which object would the person {VERBS[e.verb].base} next?",
+                     [*_ALL_ACTIONS, _p("Filter_Actions_with_Verb", e.verb), _p("Query_Latest_Action"), _p("Query_Objs")],
+                     "obj", e.obj, obs[0], obs[1], slots={"verb": e.verb},
+                     allowed=_without(rules.objects_for(e.verb), e.obj))]
+
+
+def prediction_t4(ctx: Context, t: int) -> list[Question]:
+    obs = _observed(ctx, t)
+    if obs is None:
+        return []
     window, extra = obs
     e = ctx.events[t]
     inside = [k for k in range(t) if ctx.events[k].start >= window[0]]
     refs = [k for k in inside if all(ctx.events[m].verb != e.verb for m in range(k + 1, t))]
-    if not refs:
-        return None
-    ref = ctx.events[int(ctx.rng.choice(refs))]
-    return Question("Prediction", 4, f"Which object would the person {VERBS[e.verb].base} next after they {VERBS[ref.verb].base} the {ref.obj}?",
-                    [*_ALL_ACTIONS, *_ref(ref.verb, ref.obj), _p("Filter_After_Actions"),
-                     _p("Filter_Actions_with_Verb", e.verb), _p("Query_Earliest_Action"), _p("Query_Objs")],
-                    "obj", e.obj, window, extra)
+    out = []
+    for k in refs:
+        ref = ctx.events[k]
+        if ref.obj == e.obj:  # "put down next after they take the book" -> the book: copied from the text
+            continue
+        out.append(Question("Prediction", 4, f"Which object would the person {VERBS[e.verb].base} next after they {VERBS[ref.verb].base} the {ref.obj}?",
+                            [*_ALL_ACTIONS, *_ref(ref.verb, ref.obj), _p("Filter_After_Actions"),
+                             _p("Filter_Actions_with_Verb", e.verb), _p("Query_Earliest_Action"), _p("Query_Objs")],
+                            "obj", e.obj, window, extra, slots={"verb": e.verb, "ref_verb": ref.verb, "ref_obj": ref.obj},
+                            allowed=_objects_after(ref, e.verb, e.obj, set())))
+    return out
 
 
 # --- Feasibility --------------------------------------------------------------------------------
@@ -321,58 +385,64 @@ def _affording(names: set[str], verb: str) -> set[str]:
     return {n for n in names if affords(verb, OBJECTS[n])}
 
 
-def feasibility_t1(ctx: Context, i: int) -> Question | None:
+def feasibility_t1(ctx: Context, i: int) -> list[Question]:
     e = ctx.events[i]
     window = ctx.window(*ctx.extend(i, i, lambda a, b: True))
     done = {ev.obj for ev in ctx.events if ev.verb == e.verb and window[0] <= ev.start <= window[1]}
     left = _affording(ctx.visible_in(window), e.verb) - done
     if len(left) != 1:
-        return None
+        return []
     (answer,) = left
     if not _feasible_now(ctx, e.verb, answer, window[1]):
-        return None
-    return Question("Feasibility", 1, f"Which other object is possible to be {VERBS[e.verb].participle} by the person?",
-                    [_p("Situations"), _p("Objs"), _p("Filter_Objs_by_Verb", e.verb),
-                     _p("Situations"), _p("Actions"), _p("Filter_Actions_with_Verb", e.verb), _p("Query_Objs"),
-                     _p("Except"), _p("Unique")],
-                    "obj", answer, window)
+        return []
+    return [Question("Feasibility", 1, f"Which other object is possible to be {VERBS[e.verb].participle} by the person?",
+                     [_p("Situations"), _p("Objs"), _p("Filter_Objs_by_Verb", e.verb),
+                      _p("Situations"), _p("Actions"), _p("Filter_Actions_with_Verb", e.verb), _p("Query_Objs"),
+                      _p("Except"), _p("Unique")],
+                     "obj", answer, window, slots={"verb": e.verb},
+                     allowed=_without(rules.objects_for(e.verb), answer))]
 
 
-def feasibility_t2(ctx: Context, i: int) -> Question | None:
+def feasibility_t2(ctx: Context, i: int) -> list[Question]:
     j = min(len(ctx.events) - 1, i + int(ctx.rng.integers(0, 3)))
     window = ctx.window(i, j)
     visible = ctx.visible_in(window)
-    for verb in ctx.rng.permutation(["open", "close", "take", "eat", "throw"]):
-        options = _affording(visible, str(verb))
+    out = []
+    for verb in ("open", "close", "take", "eat", "throw"):
+        options = _affording(visible, verb)
         if len(options) == 1:
             (answer,) = options
-            if _feasible_now(ctx, str(verb), answer, window[1]):
-                return Question("Feasibility", 2, f"Which object is the person able to {VERBS[str(verb)].base}?",
-                                [_p("Situations"), _p("Objs"), _p("Filter_Objs_by_Verb", str(verb)), _p("Unique")],
-                                "obj", answer, window)
-    return None
+            if _feasible_now(ctx, verb, answer, window[1]):
+                out.append(Question("Feasibility", 2, f"Which object is the person able to {VERBS[verb].base}?",
+                                    [_p("Situations"), _p("Objs"), _p("Filter_Objs_by_Verb", verb), _p("Unique")],
+                                    "obj", answer, window, slots={"verb": verb},
+                                    allowed=_without(rules.objects_for(verb), answer)))
+    return out
 
 
-def feasibility_t3(ctx: Context, i: int) -> Question | None:
+def feasibility_t3(ctx: Context, i: int) -> list[Question]:
     found = _while_holding(ctx, i)
     if found is None:
-        return None
+        return []
     held, _, window = found
     visible = ctx.visible_in(window)
+    out = []
     for verb in ("open", "close"):
         options = _affording(visible, verb)
         if len(options) == 1:
             (answer,) = options
             if OBJECTS[answer].fixed and _feasible_now(ctx, verb, answer, window[1]):
-                return Question("Feasibility", 3,
-                                f"Which object is possible to be {VERBS[verb].participle} by the person while they are holding the {held}?",
-                                [_p("Situations"), _p("Filter_Situations_with_Rel", "holding"), _p("Filter_Situations_with_Obj", held),
-                                 _p("Objs"), _p("Filter_Objs_by_Verb", verb), _p("Unique")],
-                                "obj", answer, window)
-    return None
+                furniture = [o for o in rules.objects_for(verb) if OBJECTS[o].fixed]  # a portable needs a free hand
+                out.append(Question("Feasibility", 3,
+                                    f"Which object is possible to be {VERBS[verb].participle} by the person while they are holding the {held}?",
+                                    [_p("Situations"), _p("Filter_Situations_with_Rel", "holding"), _p("Filter_Situations_with_Obj", held),
+                                     _p("Objs"), _p("Filter_Objs_by_Verb", verb), _p("Unique")],
+                                    "obj", answer, window, slots={"verb": verb, "held": held},
+                                    allowed=_without(furniture, answer)))
+    return out
 
 
-TEMPLATES: dict[str, list[Callable[[Context, int], Question | None]]] = {
+TEMPLATES: dict[str, list[Callable[[Context, int], list[Question]]]] = {
     "Interaction": [interaction_t1, interaction_t2, interaction_t3],
     "Sequence": [sequence_t1, sequence_t2, sequence_t3, sequence_t4],
     "Prediction": [prediction_t1, prediction_t2, prediction_t3, prediction_t4],
@@ -380,53 +450,16 @@ TEMPLATES: dict[str, list[Callable[[Context, int], Question | None]]] = {
 }
 
 
-# --- choices ------------------------------------------------------------------------------------
-def distractors(ctx: Context, q: Question, n: int = 3) -> list[Any]:
-    """Plausible wrong options: mostly things from this video, one from the wider vocabulary."""
-    scene = list(ctx.episode.scene.objects)
-    if q.kind == "obj":
-        near = [o for o in scene if o != q.answer]
-        far = [o for o in OBJECTS if OBJECTS[o].actionable and o not in scene]
-    elif q.kind == "verb":
-        fits = [v for v in VERBS if q.subject is None or affords(v, OBJECTS[q.subject])]
-        near = [v for v in fits if v != q.answer]
-        far = [v for v in VERBS if v not in fits]
-    else:
-        near = list(dict.fromkeys((e.verb, e.obj) for e in ctx.events if (e.verb, e.obj) != q.answer))
-        far = [(v, o) for o in scene for v in VERBS
-               if affords(v, OBJECTS[o]) and (v, o) != q.answer and (v, o) not in near]
-    near = [near[int(k)] for k in ctx.rng.permutation(len(near))]
-    far = [far[int(k)] for k in ctx.rng.permutation(len(far))]
-    picks = near[: n - 1] + far[:1]
-    for extra in near[n - 1 :] + far[1:]:
-        if len(picks) >= n:
-            break
-        picks.append(extra)
-    return picks[:n]
-
-
-def generate(ctx: Context, per_video: int) -> list[Question]:
-    """Up to ``per_video`` questions, rotating over families so that all four appear."""
-    pools: dict[str, list[Question]] = {}
-    n = len(ctx.events)
-    for family, templates in TEMPLATES.items():
-        found: list[Question] = []
-        for template in templates:
-            for i in ctx.rng.permutation(n):
-                q = template(ctx, int(i))
-                if q is not None:
-                    found.append(q)
-                    break
-        order = ctx.rng.permutation(len(found))
-        pools[family] = [found[int(k)] for k in order]
+def candidates(ctx: Context) -> list[Question]:
+    """Every question the templates can ask about the episode (one per distinct text), each with
+    at least three allowed wrong options. Which are kept is decided over the whole pool."""
     out: list[Question] = []
     seen: set[str] = set()
-    while len(out) < per_video and any(pools.values()):
-        for family in TEMPLATES:
-            if pools[family] and len(out) < per_video:
-                q = pools[family].pop()
-                if q.text not in seen:
-                    seen.add(q.text)
-                    q.distractors = distractors(ctx, q)
-                    out.append(q)
+    for templates in TEMPLATES.values():
+        for template in templates:
+            for i in range(len(ctx.events)):
+                for q in template(ctx, i):
+                    if q.text not in seen and len(q.allowed) >= 3:
+                        seen.add(q.text)
+                        out.append(q)
     return out

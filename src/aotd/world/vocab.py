@@ -53,6 +53,9 @@ OBJECT_CLASSES: tuple[ObjectClass, ...] = (
     ObjectClass("refrigerator", "rect", (215, 220, 225), (42, 106), "band", portable=False, openable=True, fixed=True),
     ObjectClass("door", "rect", (160, 120, 80), (42, 114), "dots", portable=False, openable=True, fixed=True),
     ObjectClass("window", "rect", (150, 200, 230), (50, 38), "lines", portable=False, openable=True, fixed=True),
+    # two more edible classes, so that an "eat" question has three wrong options that could be eaten too
+    ObjectClass("apple", "ellipse", (200, 45, 45), (10, 10), "dots", edible=True, throwable=True),
+    ObjectClass("banana", "halfdisc", (235, 205, 60), (18, 7), edible=True),
     ObjectClass("table", "table", (120, 85, 60), (70, 32), portable=False, actionable=False),
 )
 

@@ -37,7 +37,7 @@ from aotd.tools.types import Action, Window
 from aotd.world.generate import WorldConfig, generate_world
 from aotd.world.vocab import OBJECTS, VERBS, world_classes
 
-CACHE_FILE = "recognizer_clip_v1.pt"
+CACHE_FILE = "recognizer_clip_v2.pt"  # v2: the world has apple and banana
 TRAIN_SEED = 7001  # the private training world; benchmarks and tests use other seeds
 VERB_NAMES = ("none", *VERBS)
 OBJECT_NAMES = tuple(name for name, cls in OBJECTS.items() if cls.actionable)

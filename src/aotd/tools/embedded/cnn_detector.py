@@ -33,7 +33,7 @@ from aotd.tools.embedded.color_detector import resolve_class
 from aotd.tools.types import Box
 from aotd.world.generate import WorldConfig, generate_world
 
-MODEL_FILE = "detector_cnn_v1.pt"
+MODEL_FILE = "detector_cnn_v2.pt"  # v2: the world has apple and banana
 FORMAT = "aotd-cnn-detector/1"
 STRIDE = 8  # output cell size in original pixels
 POOL = 2  # input downsampling before the net
