@@ -53,9 +53,10 @@ def test_training_lowers_both_losses_and_writes_its_outputs(tmp_path: Path) -> N
     student = ToyStudent()
     examples = prepare(student, _records(), _frames, progress=False)
     assert {e.segments[-1] for e in examples} == {ANSWER, RATIONALE}
-    result = train(student, examples, tmp_path, TrainConfig(epochs=5, batch_size=8, lr=1e-2, warmup_steps=2), progress=False)
+    result = train(student, examples, tmp_path, TrainConfig(epochs=7, batch_size=8, lr=2e-2, warmup_steps=2), progress=False)
     history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
-    assert result["finished"] and len(history) == result["steps"] == 5 * 8
+    assert result["finished"] and len(history) == result["steps"] == 7 * 6  # 48 samples, 8 a batch
+    assert all(h["grad_norm"] > 0 for h in history) and "grad_label" in history[0] and "grad_rationale" in history[0]
     first, last = history[:4], history[-4:]
     assert np.mean([h["label"] for h in last]) < 0.5 * np.mean([h["label"] for h in first])
     assert np.mean([h["loss"] for h in last]) < np.mean([h["loss"] for h in first])
@@ -162,6 +163,33 @@ def test_epoch_batches_cover_every_example_once_and_group_lengths() -> None:
     assert padded < 0.6 * naive  # far fewer padded positions than fixed batches of mixed records
 
 
+def test_a_samples_answer_and_rationale_train_in_the_same_step() -> None:
+    """Eq. 3 over the same samples: a batch holds whole samples, so both terms meet in one step."""
+    from aotd.distill.train import epoch_batches, sample_groups
+
+    records = _records()
+    groups = sample_groups([r.sample_id for r in records])
+    assert len(groups) == 48 and sum(len(g) == 2 for g in groups) == 16
+    lengths = [len(r.prompt) + len(r.target) for r in records]
+    batches = epoch_batches(lengths, 8, seed=3, groups=groups)
+    assert sorted(i for b in batches for i in b) == list(range(len(records))) and len(batches) == 6
+    for batch in batches:
+        ids = {records[i].sample_id for i in batch}
+        assert len(ids) == 8 and all(records[j].sample_id not in ids for j in set(range(len(records))) - set(batch))
+
+
+def test_lambda_zero_trains_the_instruct_student(tmp_path: Path) -> None:
+    """With λ = 0 the rationale records change nothing: the same answer batches, the same weights."""
+    records = _records()
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-2, seed=4, lam=0.0, term_grad_every=0)
+    aotd, instruct = ToyStudent(), ToyStudent()
+    train(aotd, prepare(aotd, records, _frames, progress=False), tmp_path / "a", cfg, progress=False)
+    answers = [r for r in records if r.kind == "answer"]
+    train(instruct, prepare(instruct, answers, _frames, progress=False), tmp_path / "i", cfg, progress=False)
+    a, i = _weights(aotd), _weights(instruct)
+    assert max(float((a[k] - i[k]).abs().max()) for k in a) < 1e-5
+
+
 def test_the_papers_schedule_warms_up_a_share_of_steps_and_decays_to_zero(tmp_path: Path) -> None:
     """lr 4e-5 style: warm-up over 3% of the steps (rounded up), cosine to min_lr_ratio (0), bf16 autocast."""
     student = ToyStudent()
@@ -169,10 +197,10 @@ def test_the_papers_schedule_warms_up_a_share_of_steps_and_decays_to_zero(tmp_pa
     cfg = TrainConfig(epochs=5, batch_size=8, lr=1e-2, warmup_ratio=0.1, min_lr_ratio=0.0, mixed_precision="bf16")
     train(student, examples, tmp_path, cfg, progress=False)
     lrs = [json.loads(line)["lr"] for line in (tmp_path / "history.jsonl").read_text().splitlines()]
-    assert len(lrs) == 40
+    assert len(lrs) == 30
     peak = lrs.index(max(lrs))
-    # ceil(0.1 * 40) = 4 warm-up steps; history logs the lr the next step will use
-    assert peak == 2 and lrs[peak] == pytest.approx(1e-2) and lrs[0] == pytest.approx(1e-2 / 2)
+    # ceil(0.1 * 30) = 3 warm-up steps; history logs the lr the next step will use
+    assert peak == 1 and lrs[peak] == pytest.approx(1e-2) and lrs[0] == pytest.approx(1e-2 * 2 / 3)
     assert all(a < b for a, b in zip(lrs[:peak], lrs[1:peak + 1]))
     assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))
     assert lrs[-1] < 1e-4  # the cosine ends at min_lr_ratio * lr = 0, not at 10%
@@ -182,7 +210,7 @@ def test_gradient_accumulation_steps_once_per_group_of_micro_batches(tmp_path: P
     """batch 4 x 2 micro-batches: half the optimizer steps of batch 4, the epoch's odd batch in a short step."""
     student = ToyStudent()
     examples = prepare(student, _records(), _frames, progress=False)
-    batches = math.ceil(len(examples) / 4)
+    batches = math.ceil(len({e.sample_id for e in examples}) / 4)
     cfg = TrainConfig(epochs=3, batch_size=4, grad_accum=2, lr=1e-2, warmup_steps=1)
     result = train(student, examples, tmp_path, cfg, progress=False)
     history = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]

@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from aotd.data.video import FrameCache, sample_video
-from aotd.distill.loss import ANSWER, RATIONALE, dual_loss
+from aotd.distill.loss import ANSWER, RATIONALE, DualLoss, dual_loss
 from aotd.distill.records import TrainRecord
 from aotd.distill.students.base import Example, Student
 from aotd.distill.train_config import TrainConfig
@@ -76,7 +76,9 @@ def prepare(student: Student, records: list[TrainRecord], frames: FrameLoader, *
 
 
 def _encode(student: Student, r: TrainRecord, frames: FrameLoader) -> Example:
-    return student.encode(frames(r), r.prompt, r.target, ANSWER if r.kind == "answer" else RATIONALE)
+    example = student.encode(frames(r), r.prompt, r.target, ANSWER if r.kind == "answer" else RATIONALE)
+    example.sample_id = r.sample_id
+    return example
 
 
 class _Reencoded(Sequence[Example]):
@@ -123,8 +125,10 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     if not params:
         raise AotdError(f"student {student.name} has no trainable parameters")
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    batches_per_epoch = math.ceil(len(examples) / cfg.batch_size)
     lengths = _lengths(examples)
+    answers = _answers(examples)
+    groups = sample_groups(_sample_ids(examples), answers)
+    batches_per_epoch = math.ceil(len(groups) / cfg.batch_size)
     per_epoch = batches_per_epoch if world == 1 else batches_per_epoch // world  # every process needs a batch
     if per_epoch == 0:
         raise AotdError(f"{len(examples)} examples make fewer batches than the {world} processes")
@@ -145,29 +149,31 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     started, tokens = time.perf_counter(), 0
     stop = False
     while state.epoch < cfg.epochs and not stop:
-        batches = epoch_batches(lengths, cfg.batch_size, cfg.seed * 1000 + state.epoch)
+        batches = epoch_batches(lengths, cfg.batch_size, cfg.seed * 1000 + state.epoch, groups=groups)
         while state.position < per_epoch:
             micro = min(cfg.grad_accum, per_epoch - state.position)
             optimizer.zero_grad(set_to_none=True)
             sums = {"loss": 0.0, "label": 0.0, "rationale": 0.0}
+            norms: dict[str, float] = {}
             for j in range(micro):
-                batch = student.collate([examples[i] for i in batches[(state.position + j) * world + rank]])
-                batch = {k: v.to(accelerator.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+                rows = batches[(state.position + j) * world + rank]
                 # gradients are averaged across processes once, after the step's last micro-batch
                 with contextlib.nullcontext() if j == micro - 1 else accelerator.no_sync(student.model):
-                    loss = dual_loss(student.logits(batch), batch["input_ids"], batch["segments"], cfg.lam)
+                    loss = _step_loss(student, examples, rows, answers, cfg.lam, accelerator.device)
+                    if j == 0 and world == 1 and cfg.term_grad_every and state.step % cfg.term_grad_every == 0:
+                        norms = _term_grad_norms(loss, params, cfg.lam)
                     accelerator.backward(loss.total / micro)
                 tokens += loss.label_tokens + loss.rationale_tokens
                 for key, value in (("loss", loss.total), ("label", loss.label), ("rationale", loss.rationale)):
                     sums[key] += value.item() / micro
-            if cfg.grad_clip:
-                accelerator.clip_grad_norm_(params, cfg.grad_clip)
+            grad_norm = accelerator.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip else float("inf"))
             optimizer.step()
             schedule.step()
             state.step += 1
             state.position += micro
             state.history.append({"step": state.step, "epoch": state.epoch,
-                                  **{k: round(v, 5) for k, v in sums.items()}, "lr": schedule.get_last_lr()[0]})
+                                  **{k: round(v, 5) for k, v in sums.items()}, "lr": schedule.get_last_lr()[0],
+                                  "grad_norm": round(float(grad_norm), 5), **norms})
             bar.update()
             bar.set_postfix(loss=f"{sums['loss']:.3f}")
             if state.step % cfg.checkpoint_every == 0 and main:
@@ -195,23 +201,78 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
             "final_loss": state.history[-1] if state.history else None}
 
 
+def _step_loss(student: Student, examples: Sequence[Example], rows: list[int], answers: list[bool], lam: float,
+               device: torch.device) -> DualLoss:
+    """Eq. 3 over one batch of samples: L_label over its answer records plus λ·L_rationale over
+    its rationale records. The two kinds go through the model as two padded sub-batches, so a
+    one-letter answer is not padded to a rationale's length; each term is its own token mean."""
+    terms = {}
+    for kind, part in (("answer", [i for i in rows if answers[i]]), ("rationale", [i for i in rows if not answers[i]])):
+        if part:
+            batch = student.collate([examples[i] for i in part])
+            batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+            terms[kind] = dual_loss(student.logits(batch), batch["input_ids"], batch["segments"], lam)
+    a, r = terms.get("answer"), terms.get("rationale")
+    some = a or r
+    assert some is not None, "an empty batch"
+    zero = some.total * 0.0
+    label = a.label if a else zero
+    rationale = r.rationale if r else zero
+    return DualLoss(total=label + lam * rationale, label=label, rationale=rationale,
+                    label_tokens=a.label_tokens if a else 0, rationale_tokens=r.rationale_tokens if r else 0)
+
+
+def _term_grad_norms(loss: Any, params: list[torch.nn.Parameter], lam: float) -> dict[str, float]:
+    """The gradient norm of L_label and of λ·L_rationale on their own, before clipping: whether
+    both terms pull, and how hard (the total's norm is logged every step)."""
+    out = {}
+    for key, term in (("grad_label", loss.label), ("grad_rationale", lam * loss.rationale)):
+        if not term.requires_grad or term.detach().item() == 0.0:
+            out[key] = 0.0
+            continue
+        grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+        out[key] = round(float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None))), 5)
+    return out
+
+
 def _has_accelerator() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return torch.cuda.is_available() or bool(mps is not None and mps.is_available())
 
 
-def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, window: int = 32) -> list[list[int]]:
-    """One epoch's batches: a seeded shuffle, then examples sorted by length within each run of
-    ``window`` batches, then the batches shuffled. A batch holds examples of similar length, so
-    short answer records are not padded to the length of a rationale (a few times fewer
-    positions per step), while every epoch still visits every example once in a new order."""
+def sample_groups(sample_ids: Sequence[str], answers: Sequence[bool] | None = None) -> list[list[int]]:
+    """Example indices by sample, in first-seen order, its answer record first: a sample's
+    answer and rationale records."""
+    groups: dict[str, list[int]] = {}
+    for i, sid in enumerate(sample_ids):
+        groups.setdefault(sid or f"#{i}", []).append(i)
+    if answers is None:
+        return list(groups.values())
+    return [sorted(g, key=lambda i: not answers[i]) for g in groups.values()]
+
+
+def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, window: int = 32,
+                  groups: Sequence[Sequence[int]] | None = None) -> list[list[int]]:
+    """One epoch's batches of ``batch_size`` samples each, every sample with all its records.
+
+    Keeping a sample's answer and rationale records in one batch makes each step's loss the
+    paper's Eq. 3, L_label + λ·L_rationale over the same samples; batches of one kind only would
+    make every step L_label alone or λ·L_rationale alone, where AdamW's normalisation cancels λ.
+    Samples are shuffled (seeded), sorted by the length of their first record (the answer, from
+    ``sample_groups``) within runs of ``window`` batches (so answer-only samples are not padded to
+    a rationale's length, and the order depends on the answer records alone: λ = 0 batches the
+    answers as the Instruct run does), and the batches shuffled. Without ``groups`` every example
+    is its own sample.
+    """
+    groups = [[i] for i in range(len(lengths))] if groups is None else groups
+    key = [lengths[g[0]] for g in groups]
     g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(lengths), generator=g).tolist()
+    order = torch.randperm(len(groups), generator=g).tolist()
     span = batch_size * window
     batches = []
     for start in range(0, len(order), span):
-        chunk = sorted(order[start:start + span], key=lambda i: lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        chunk = sorted(order[start:start + span], key=lambda k: key[k])
+        batches += [[i for k in chunk[j:j + batch_size] for i in groups[k]] for j in range(0, len(chunk), batch_size)]
     return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
 
 
@@ -220,6 +281,18 @@ def _lengths(examples: Sequence[Example]) -> list[int]:
     if isinstance(examples, _Reencoded):
         return [len(r.prompt) + len(r.target) for r in examples.records]
     return [len(e.input_ids) for e in examples]
+
+
+def _answers(examples: Sequence[Example]) -> list[bool]:
+    if isinstance(examples, _Reencoded):
+        return [r.kind == "answer" for r in examples.records]
+    return [ANSWER in e.segments for e in examples]
+
+
+def _sample_ids(examples: Sequence[Example]) -> list[str]:
+    if isinstance(examples, _Reencoded):
+        return [r.sample_id for r in examples.records]
+    return [e.sample_id for e in examples]
 
 
 def _lr_factor(step: int, warmup: int, total: int, floor: float = 0.1) -> float:
@@ -262,7 +335,8 @@ def _load_checkpoint(path: Path, student: Student, optimizer: torch.optim.Optimi
 
 
 def plot_history(history: list[dict[str, float]], path: Path) -> None:
-    """L, L_label and L_rationale per step (a running mean over 20 steps), as a PNG."""
+    """L, L_label and L_rationale per step (a running mean over 20 steps) and, beside them, the
+    gradient norms before clipping (the total every step, each term's where measured), as a PNG."""
     if not history:
         return
     import matplotlib
@@ -270,19 +344,24 @@ def plot_history(history: list[dict[str, float]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for key, label in (("loss", "L (total)"), ("label", "L_label"), ("rationale", "L_rationale")):
-        points = [(h["step"], h[key]) for h in history if key == "loss" or h[key] > 0]  # batches with that segment
-        if not points:
-            continue
-        steps, values = [p[0] for p in points], np.array([p[1] for p in points], dtype=float)
-        kernel = min(20, len(values))
-        smooth = np.convolve(values, np.ones(kernel) / kernel, mode="valid")
-        ax.plot(steps[kernel - 1:], smooth, label=label)
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (running mean)")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    fig, (ax, gx) = plt.subplots(1, 2, figsize=(11, 4))
+    panels = ((ax, (("loss", "L (total)"), ("label", "L_label"), ("rationale", "L_rationale")), "cross-entropy"),
+              (gx, (("grad_norm", "‖∇L‖"), ("grad_label", "‖∇L_label‖"), ("grad_rationale", "‖∇λ·L_rationale‖")),
+               "gradient norm before clipping"))
+    for axis, series, ylabel in panels:
+        for key, label in series:
+            points = [(h["step"], h[key]) for h in history if key in h and (key == "loss" or h[key] > 0)]
+            if not points:
+                continue
+            steps, values = [p[0] for p in points], np.array([p[1] for p in points], dtype=float)
+            kernel = min(20 if len(values) > 40 else 1, len(values))
+            smooth = np.convolve(values, np.ones(kernel) / kernel, mode="valid")
+            axis.plot(steps[kernel - 1:], smooth, label=label)
+        axis.set_xlabel("step")
+        axis.set_ylabel(ylabel + (" (running mean)" if axis is ax else ""))
+        axis.grid(alpha=0.3)
+        if axis.get_lines():
+            axis.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

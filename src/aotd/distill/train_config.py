@@ -12,7 +12,7 @@ class TrainConfig(BaseModel):
 
     lam: float = Field(1.0, ge=0)  # λ: the weight of L_rationale (the paper uses 1)
     epochs: int = Field(3, ge=1)
-    batch_size: int = Field(16, ge=1)  # per process and micro-batch
+    batch_size: int = Field(16, ge=1)  # samples per process and micro-batch, each with its answer and rationale records
     grad_accum: int = Field(1, ge=1)  # micro-batches per optimizer step: global batch = batch_size·grad_accum·processes
     lr: float = Field(3e-4, gt=0)
     weight_decay: float = 0.01
@@ -24,4 +24,5 @@ class TrainConfig(BaseModel):
     grad_clip: float = 1.0
     seed: int = 0
     checkpoint_every: int = Field(100, ge=1)  # steps
+    term_grad_every: int = Field(10, ge=0)  # log each term's gradient norm every N steps (one process; 0: never)
     max_steps: int | None = None  # stop early (tests, smoke runs); the checkpoint is written

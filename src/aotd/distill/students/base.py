@@ -22,6 +22,7 @@ class Example:
     input_ids: list[int]
     segments: list[int]
     visual: dict[str, Any] = field(default_factory=dict)  # the student's own frame inputs (tensors)
+    sample_id: str = ""  # the sample it was made from: its answer and rationale records train in one step
 
 
 class Student(Protocol):

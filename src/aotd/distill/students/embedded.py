@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aotd.distill.loss import ANSWER, IGNORE, RATIONALE
-from aotd.distill.records import LETTERS
+from aotd.distill.records import LETTERS, RATIONALE_SUFFIX
 from aotd.distill.students import MARKER
 from aotd.distill.students.base import Example
 from aotd.distill.students.tokenizer import WorldTokenizer
@@ -175,7 +175,8 @@ class VideoLM(nn.Module):
         mask[:n_vis, n_vis:] = False
         return mask
 
-    def _run(self, frames: torch.Tensor, ids: torch.Tensor, options: torch.Tensor) -> tuple[torch.Tensor, Cache]:
+    def _run(self, frames: torch.Tensor, ids: torch.Tensor, options: torch.Tensor,
+             answer_rows: torch.Tensor | None = None) -> tuple[torch.Tensor, Cache]:
         vis, video = self.frames(frames, self._class_vectors())
         pos = torch.arange(ids.shape[1], device=ids.device)
         x = self.drop(torch.cat([vis, self.embed(ids) + self.pos(pos)], 1))
@@ -185,7 +186,7 @@ class VideoLM(nn.Module):
             x, kv = block(x, mask)
             cache.append(kv)
         h = self.ln(x[:, vis.shape[1] :])
-        return self._point(h @ self.embed.weight.T, h, video, ids, options), cache
+        return self._point(h @ self.embed.weight.T, h, video, ids, options, answer_rows), cache
 
     def _class_vectors(self) -> torch.Tensor:
         """(C, d): the mean word embedding of each class name's tokens."""
@@ -194,7 +195,7 @@ class VideoLM(nn.Module):
         return vectors.sum(1) / valid.sum(1, keepdim=True)
 
     def _point(self, logits: torch.Tensor, h: torch.Tensor, video: torch.Tensor, ids: torch.Tensor,
-               options: torch.Tensor) -> torch.Tensor:
+               options: torch.Tensor, answer_rows: torch.Tensor | None) -> torch.Tensor:
         """Add each option's score to its letter's logit at ``<sep>`` (see the class docstring)."""
         k = len(self.letter_ids)
         onehot = F.one_hot(options, k + 2)[..., 1:].to(h.dtype)  # (B, T, K + 1); mark 0 = neither
@@ -206,11 +207,15 @@ class VideoLM(nn.Module):
         bonus = torch.zeros(logits.shape[0], logits.shape[-1], dtype=logits.dtype, device=logits.device)
         bonus = bonus.index_copy(1, self.letter_ids, scores)
         at_sep = (ids == self.sep_id).unsqueeze(-1).to(logits.dtype) * torch.sigmoid(self.gate(h))
+        if answer_rows is not None:  # a rationale row writes words at <sep>, never a pointed letter
+            at_sep = at_sep * answer_rows.to(logits.dtype).view(-1, 1, 1)
         return logits + at_sep * bonus.unsqueeze(1)
 
-    def forward(self, frames: torch.Tensor, ids: torch.Tensor, options: torch.Tensor) -> torch.Tensor:
-        """(B, N, F) frame features, (B, T) ids and option marks -> (B, T, V) logits of the next token."""
-        return self._run(frames, ids, options)[0]
+    def forward(self, frames: torch.Tensor, ids: torch.Tensor, options: torch.Tensor,
+                answer_rows: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, N, F) frame features, (B, T) ids and option marks -> (B, T, V) logits of the next token.
+        ``answer_rows`` (B,) says which rows answer (the pointer adds to them only); None: all."""
+        return self._run(frames, ids, options, answer_rows)[0]
 
     def step(self, token: torch.Tensor, position: int, cache: Cache) -> torch.Tensor:
         """Logits after one more token (B, 1), attending to everything cached; extends ``cache``."""
@@ -301,11 +306,14 @@ class EmbeddedStudent:
             segments[i, : len(e.segments)] = torch.tensor(e.segments)
             options[i, : len(e.input_ids)] = e.visual["options"]
         return {"input_ids": ids, "segments": segments, "options": options,
+                "answer_rows": (segments == ANSWER).any(1),
                 "features": torch.stack([e.visual["features"] for e in examples])}
 
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         device = self.device
-        return self.model(batch["features"].to(device), batch["input_ids"].to(device), batch["options"].to(device))
+        rows = batch.get("answer_rows")
+        return self.model(batch["features"].to(device), batch["input_ids"].to(device), batch["options"].to(device),
+                          None if rows is None else rows.to(device))
 
     # -- inference ------------------------------------------------------------------------
     @torch.no_grad()
@@ -319,7 +327,9 @@ class EmbeddedStudent:
         try:
             device = self.device
             vis = self.prepare_frames(frames)[None].to(device)
-            logits, cache = self.model._run(vis, torch.tensor([head], device=device), torch.tensor([marks], device=device))
+            answering = torch.tensor([not prompt.rstrip().endswith(RATIONALE_SUFFIX)], device=device)
+            logits, cache = self.model._run(vis, torch.tensor([head], device=device), torch.tensor([marks], device=device),
+                                            answering)
             next_logits, out = logits[0, -1], []
             for position in range(len(head), min(self.max_length, len(head) + max_new_tokens)):
                 token = int(next_logits.argmax())
