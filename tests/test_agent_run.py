@@ -93,6 +93,14 @@ def test_failures_are_classified(world, program, error, failure) -> None:
     assert record.correct is None
 
 
+def test_an_open_ended_program_returning_nothing_is_a_bad_return(world) -> None:
+    ds, oracle = world
+    sample = ds.samples[0].model_copy(update={"choices": [], "open_ended": True})
+    record = run_sample(sample, FixedPlanner("def execute_command(video, question, choices):\n    return None\n", None),
+                        oracle, isolate=False)
+    assert (record.failure, record.prediction, record.correct) == ("bad_return", None, None), record.error
+
+
 def test_bad_tool_argument_names_the_line(world) -> None:
     ds, oracle = world
     program = "def execute_command(video, question, choices):\n    part = trim(video, 5, 99)\n    return choices[0]\n"

@@ -112,6 +112,9 @@ def run_sample(sample: QASample, planner: Planner, tools: ToolFactory, *, limits
     if sample.choices and result.value not in sample.choice_texts:
         record.failure, record.error = "bad_return", f"returned {str(result.value)[:80]!r}, not one of the choices"
         return record
+    if result.value is None:  # an open-ended question's program must still return an answer
+        record.failure, record.error = "bad_return", "returned None, not an answer"
+        return record
     if sample.answer is not None:
         record.correct = result.value == sample.answer
     return record
