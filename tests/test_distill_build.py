@@ -49,6 +49,19 @@ def test_filters_and_the_instruct_baseline(inputs) -> None:
     assert summary(build_records(samples, cots, no_cot=True)) == {"answer": len(samples), "rationale": 0, "total": len(samples)}
 
 
+def test_controls_matched_count_and_shuffled_rationales(inputs) -> None:
+    samples, cots = inputs
+    verified = [r for r in build_records(samples, cots) if r.kind == "rationale"]
+    matched = [r for r in build_records(samples, cots, cot_filter="none", max_rationales=len(verified), seed=1)
+               if r.kind == "rationale"]
+    assert len(matched) == len(verified)  # Table 6 compares quality at equal quantity
+    shuffled = [r for r in build_records(samples, cots, shuffle_rationales=True, seed=1) if r.kind == "rationale"]
+    assert [r.sample_id for r in shuffled] == [r.sample_id for r in verified]
+    assert sorted(r.target for r in shuffled) == sorted(r.target for r in verified)  # the same texts ...
+    own = {r.sample_id: r.target for r in verified}
+    assert all(r.target != own[r.sample_id] or list(own.values()).count(r.target) > 1 for r in shuffled)  # ... moved
+
+
 def test_missing_video_and_foreign_cots_fail_before_training(inputs) -> None:
     samples, cots = inputs
     broken = [s.model_copy(update={"video": s.video.model_copy(update={"path": Path("/nowhere/x.mp4")})}) for s in samples]

@@ -115,6 +115,19 @@ def test_a_model_folder_from_another_architecture_is_a_clear_error(trained: Path
     assert exit_info.value.code == 2 and "cannot load the saved student" in capsys.readouterr().err
 
 
+def test_paired_bootstrap_interval() -> None:
+    from aotd.report import paired_bootstrap
+
+    right = {0: {f"q{i}": True for i in range(50)}, 1: {f"q{i}": True for i in range(50)}}
+    wrong = {0: {f"q{i}": False for i in range(50)}}
+    assert paired_bootstrap(right, wrong)["ci95"] == [1.0, 1.0]
+    half = {0: {f"q{i}": i % 2 == 0 for i in range(50)}}
+    other = {0: {f"q{i}": i % 2 == 1 for i in range(50)}}
+    b = paired_bootstrap(half, other)
+    assert b["difference"] == 0 and b["ci95"][0] < 0 < b["ci95"][1] and b["seeds"] == [1, 1]
+    assert paired_bootstrap(half, {0: {}}) is None  # no question in common
+
+
 def test_report_from_a_run_folder(trained: Path, world_dir: Path, world_traces: Path, tmp_path: Path) -> None:
     """A demo-shaped folder (agent, two students sharing one model) gives every table and plot."""
     run = tmp_path / "run"
@@ -122,15 +135,23 @@ def test_report_from_a_run_folder(trained: Path, world_dir: Path, world_traces: 
     shutil.copytree(trained, run / "students" / "aotd-seed0")
     _run(["eval", "--traces", str(world_traces), "--data", str(world_dir), "--split", "train",
           "--out", str(run / "results" / "agent.json")])
-    for name, extra in (("aotd-seed0", []), ("instruct-seed0", []), ("aotd-seed0.rationale", ["--rationale"])):
+    for name, extra in (("aotd-seed0", []), ("instruct-seed0", []), ("aotd-seed0.rationale", ["--rationale"]),
+                        ("blind-aotd-seed0", ["--blind"])):
         _run(["eval", "--model", str(trained / "model"), "--data", str(world_dir), "--split", "test", "--limit", "4",
               *extra, "--out", str(run / "results" / f"{name}.json")])
     _run(["report", "--runs", str(run)])
     report = run / "report"
     text = (report / "README.md").read_text()
     for part in ("Tables 4 and 6", "Table 7", "Cost", "AoTD (answers + verified CoTs)", "Instruct (answers only)",
-                 "With one seed the spread is unknown"):
+                 "control: AoTD on black frames", "95% paired bootstrap interval over 4 questions"):
         assert part in text
+    summary = json.loads((report / "summary.json").read_text())
+    assert set(summary["variants"]) == {"aotd", "instruct", "blind-aotd"}
+    same = summary["comparisons"]["aotd - instruct"]  # one model evaluated twice: no difference
+    assert same["difference"] == 0 and same["ci95"] == [0, 0] and same["questions"] == 4
+    assert "blind-aotd - aotd" in summary["comparisons"]
+    blind = json.loads((run / "results" / "blind-aotd-seed0.json").read_text())
+    assert blind["blind"] is True
     assert {"accuracy_by_family.png", "training_curves.png", "grounding_iou.png", "index.html"} <= {
         p.name for p in report.iterdir()}
     assert "<table>" in (report / "index.html").read_text()

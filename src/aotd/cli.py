@@ -45,7 +45,7 @@ def world_generate(
     seed: Annotated[int, typer.Option(help="same seed, same annotations")] = 0,
     noise: Annotated[str, typer.Option(help="none | low | medium | high, or a number in [0, 1]")] = "medium",
     open_ended: Annotated[bool, typer.Option("--open-ended", help="also write open-ended questions (OE_<split>.jsonl)")] = False,
-    questions_per_video: Annotated[int, typer.Option(help="questions asked about each video")] = 8,
+    questions_per_video: Annotated[int, typer.Option(help="questions asked about each video")] = 12,
     workers: Annotated[int, typer.Option(help="processes rendering videos")] = 2,
     force: Annotated[bool, typer.Option("--force", help="replace a world already in --out")] = False,
 ) -> None:
@@ -411,6 +411,7 @@ def evaluate(
     split: Annotated[str, typer.Option(help="split to evaluate")] = "test",
     video_root: Annotated[Path | None, typer.Option(help="folder holding the videos")] = None,
     rationale: Annotated[bool, typer.Option("--rationale", help="also generate rationales and score their grounding")] = False,
+    blind: Annotated[bool, typer.Option("--blind", help="a control: the student sees black frames")] = False,
     limit: Annotated[int | None, typer.Option(help="first N questions only")] = None,
     out: Annotated[Path, typer.Option(help="summary JSON; rows go to <out>.rows.jsonl beside it")] = Path("results.json"),
     judge_backend: Annotated[str | None, typer.Option(help="open-ended LLM judge: openai | transformers")] = None,
@@ -446,10 +447,10 @@ def evaluate(
             from aotd.llm.build import build_backend
 
             judge = LLMScoreJudge(build_backend(judge_backend, judge_model, judge_base_url, section="judge"))
-        stage = EvalStage(model, rationale=rationale, world=world, judge=judge, classes=classes)
+        stage = EvalStage(model, rationale=rationale, world=world, judge=judge, classes=classes, blind=blind)
         report, summary = run_eval(samples, stage, rows_path, shard=Shard.parse(shard) if shard else None,
                                    workers=workers)
-        summary = {"system": "student", "model": str(model), "run": report.to_dict(), **summary}
+        summary = {"system": "student", "model": str(model), "blind": blind, "run": report.to_dict(), **summary}
     summary = {"data": str(data), "split": split, "rows_file": str(rows_path), **summary}
     out.parent.mkdir(parents=True, exist_ok=True)
     write_lines_atomic(out, [json.dumps(summary, indent=2)])
@@ -467,8 +468,8 @@ def _classes(data: Path):  # noqa: ANN202 - StarClasses, imported lazily
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option(help="folder for everything the demo writes")] = Path("runs/demo"),
-    size: Annotated[str, typer.Option(help="small (about ten minutes on two cores) | full (a 1,000-video world)")] = "small",
-    seeds: Annotated[int, typer.Option(help="train every student with this many seeds; the report gives mean and spread")] = 1,
+    size: Annotated[str, typer.Option(help="small (the default demo) | full (a 1,000-video world) | tiny (a smoke test)")] = "small",
+    seeds: Annotated[int, typer.Option(help="train the Instruct, AoTD and unfiltered students with this many seeds (controls: one)")] = 2,
     seed: Annotated[int, typer.Option(help="the world's seed and the first training seed")] = 0,
     workers: Annotated[int, typer.Option(help="processes for the agent")] = 2,
 ) -> None:

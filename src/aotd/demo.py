@@ -19,10 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from aotd.errors import AotdError
 
 VARIANTS = ("instruct", "aotd", "unfiltered")  # Instruct baseline, AoTD (verified CoTs), Table 6's "without filter"
-COT_FILTER = {"instruct": None, "aotd": "verified", "unfiltered": "none"}
+# controls, one seed each: AoTD with each sample given another's rationale; both students trained
+# and evaluated on black frames (how much text alone gets them)
+CONTROLS = ("aotd-shuffled", "blind-instruct", "blind-aotd")
+COT_FILTER = {"instruct": None, "aotd": "verified", "unfiltered": "none", "aotd-shuffled": "verified"}
 
 
 @dataclass(frozen=True)
@@ -34,11 +39,12 @@ class DemoSize:
     rationale_eval: int  # test questions whose generated rationales are scored for grounding
 
 
-SIZES = {"small": DemoSize(videos=200, select_questions=300, agent_questions=800, epochs=6, rationale_eval=60),
+SIZES = {"tiny": DemoSize(videos=24, select_questions=20, agent_questions=40, epochs=1, rationale_eval=4),  # tests
+         "small": DemoSize(videos=200, select_questions=300, agent_questions=800, epochs=6, rationale_eval=60),
          "full": DemoSize(videos=1000, select_questions=600, agent_questions=None, epochs=8, rationale_eval=300)}
 
 
-def run_demo(out: Path, *, size: str = "small", seeds: int = 1, seed: int = 0, workers: int = 2,
+def run_demo(out: Path, *, size: str = "small", seeds: int = 2, seed: int = 0, workers: int = 2,
              log: Callable[[str], None] = print) -> Path:
     """Run (or continue) the demo in ``out``; returns the report folder."""
     if size not in SIZES:
@@ -48,34 +54,42 @@ def run_demo(out: Path, *, size: str = "small", seeds: int = 1, seed: int = 0, w
     spec = SIZES[size]
     out.mkdir(parents=True, exist_ok=True)
     (out / "demo.json").write_text(json.dumps({"size": size, "seeds": seeds, "seed": seed, **spec.__dict__}, indent=2))
-    clock = _Clock(log)
+    clock = _Clock(log, out / "timings.json")
     world = _world(out, spec, seed, workers, clock)
     cfg = _select(out, world, spec, clock)
     _agent_and_cot(out, world, cfg, spec, workers, clock)
     _build(out, world, clock)
-    for variant in VARIANTS:
-        for k in range(seeds):
-            _train(out, variant, seed + k, spec, clock)
-    _evaluate(out, world, seeds, seed, spec, clock)
+    runs = [(v, seed + k) for v in VARIANTS for k in range(seeds)] + [(v, seed) for v in CONTROLS]
+    for variant, k in runs:
+        _train(out, variant, k, spec, clock)
+    _evaluate(out, world, runs, spec, clock)
+    _controls(out, world, clock)
     from aotd.report import write_report
 
+    clock.stage("report")
     report = write_report(out, out / "report")
-    clock.done(f"report: {report / 'README.md'} and {report / 'index.html'}")
+    clock.done(f"report: {report / 'README.md'}, {report / 'index.html'} and {report / 'summary.json'}")
     return report
 
 
 class _Clock:
     """Prints each stage's start and its duration, so progress is visible throughout."""
 
-    def __init__(self, log: Callable[[str], None]) -> None:
+    def __init__(self, log: Callable[[str], None], path: Path) -> None:
         self.log, self.start, self.stage_start = log, time.perf_counter(), time.perf_counter()
+        self.path, self.name = path, ""
+        self.times: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
 
     def stage(self, text: str) -> None:
-        self.stage_start = time.perf_counter()
+        self.stage_start, self.name = time.perf_counter(), text
         self.log(f"\n== {text}  [{self._elapsed()}]")
 
     def done(self, text: str) -> None:
-        self.log(f"   {text}  ({time.perf_counter() - self.stage_start:.0f} s; total {self._elapsed()})")
+        took = time.perf_counter() - self.stage_start
+        self.log(f"   {text}  ({took:.0f} s; total {self._elapsed()})")
+        # where the time went, for the report; a resumed demo adds to what the first run spent
+        self.times[self.name] = round(self.times.get(self.name, 0.0) + took, 1)
+        self.path.write_text(json.dumps(self.times, indent=2) + "\n")
 
     def _elapsed(self) -> str:
         s = int(time.perf_counter() - self.start)
@@ -92,7 +106,11 @@ def _world(out: Path, spec: DemoSize, seed: int, workers: int, clock: _Clock) ->
     clock.stage(f"world: {spec.videos} videos, seed {seed}")
     if not (world / "world.json").exists():
         generate_world(WorldConfig(out=world, videos=spec.videos, seed=seed, workers=max(1, workers), open_ended=True))
-    clock.log(format_summary(summarize(load_dataset("star", world))))
+    ds = load_dataset("star", world)
+    clock.log(format_summary(summarize(ds)))
+    if not ds.by_split("test") or not ds.by_split("train"):
+        raise AotdError(f"{world}: the world has no {'test' if ds.by_split('train') else 'train'} videos "
+                        f"({spec.videos} videos, seed {seed}); pass another --seed or a larger --size")
     if not (out / "world.png").exists():
         preview(world, out / "world.png")
     clock.done("world ready")
@@ -154,13 +172,20 @@ def _build(out: Path, world: Path, clock: _Clock) -> None:
     clock.stage("step 4: training sets (Instruct, AoTD, unfiltered CoTs) from the same labels")
     samples = load_dataset("star", world, split="train").samples
     cots = read_cots(out / "cots.jsonl")
-    for variant in VARIANTS:
+    verified = None
+    for variant in (*VARIANTS, "aotd-shuffled"):
         path = out / "data" / f"{variant}.jsonl"
         if not path.exists():
             f = COT_FILTER[variant]
-            records = build_records(samples, cots, cot_filter=f or "verified", no_cot=f is None, source=str(world))
+            # the unfiltered set keeps as many rationales as the verified one: quality, not quantity
+            records = build_records(samples, cots, cot_filter=f or "verified", no_cot=f is None, source=str(world),
+                                    max_rationales=verified if variant == "unfiltered" else None,
+                                    shuffle_rationales=variant == "aotd-shuffled")
             export(records, path, "aotd")
-        clock.log(f"   {variant:<10} {summary(read_train_records(path))}")
+        counts = summary(read_train_records(path))
+        if variant == "aotd":
+            verified = counts["rationale"]
+        clock.log(f"   {variant:<13} {counts}")
     clock.done("training sets written")
 
 
@@ -176,34 +201,60 @@ def _train(out: Path, variant: str, seed: int, spec: DemoSize, clock: _Clock) ->
     if (run / "model").exists():
         clock.done("already trained")
         return
+    # every variant and control: the same budget and settings
     settings = TrainConfig(epochs=spec.epochs, lr=2e-3, batch_size=16, seed=seed, checkpoint_every=50)
     student = build_student(DistillConfig(student="embedded", train=settings))
-    records = read_train_records(out / "data" / f"{variant}.jsonl")
-    result = train(student, prepare(student, records, video_frames()), run, settings)
+    blind = variant.startswith("blind-")
+    records = read_train_records(out / "data" / f"{variant.removeprefix('blind-')}.jsonl")
+    frames = video_frames()
+    loader = (lambda r: np.zeros_like(frames(r))) if blind else frames
+    result = train(student, prepare(student, records, loader), run, settings)
     (run / "train.json").write_text(json.dumps(result, indent=2) + "\n")
     clock.done(f"{result['steps']} steps, final loss {result['final_loss']['loss'] if result['final_loss'] else '-'}")
 
 
-def _evaluate(out: Path, world: Path, seeds: int, seed: int, spec: DemoSize, clock: _Clock) -> None:
+def _evaluate(out: Path, world: Path, runs: list[tuple[str, int]], spec: DemoSize, clock: _Clock) -> None:
     results = out / "results"
     results.mkdir(exist_ok=True)
     clock.stage("evaluate the agent on the test split")
     _cli(["eval", "--traces", str(out / "agent_test.jsonl"), "--data", str(world), "--split", "test",
           "--out", str(results / "agent.json")])
     clock.done("agent scored")
-    for variant in VARIANTS:
-        for k in range(seeds):
-            name = f"{variant}-seed{seed + k}"
-            model = out / "students" / name / "model"
-            clock.stage(f"evaluate {name} on the test split")
-            if not (results / f"{name}.json").exists():
-                _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test",
-                      "--out", str(results / f"{name}.json")])
-            if variant != "instruct" and not (results / f"{name}.rationale.json").exists():
-                _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test", "--rationale",
-                      "--limit", str(spec.rationale_eval), "--out", str(results / f"{name}.rationale.json")])
-            summary = json.loads((results / f"{name}.json").read_text())
-            clock.done(f"accuracy {summary['accuracy']['overall']['accuracy']:.3f}")
+    for variant, seed in runs:
+        name = f"{variant}-seed{seed}"
+        model = out / "students" / name / "model"
+        blind = ["--blind"] if variant.startswith("blind-") else []
+        clock.stage(f"evaluate {name} on the test split")
+        if not (results / f"{name}.json").exists():
+            _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test", *blind,
+                  "--out", str(results / f"{name}.json")])
+        if variant in ("aotd", "unfiltered") and not (results / f"{name}.rationale.json").exists():
+            _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test", "--rationale",
+                  "--limit", str(spec.rationale_eval), "--out", str(results / f"{name}.rationale.json")])
+        summary = json.loads((results / f"{name}.json").read_text())
+        clock.done(f"accuracy {summary['accuracy']['overall']['accuracy']:.3f}")
+
+
+def _controls(out: Path, world: Path, clock: _Clock) -> None:
+    """What text alone answers on this world's test split: the text-only baseline, step 1's text
+    prior and the most frequent answer position, each fit on the train split."""
+    from aotd.data.loaders import load_dataset
+    from aotd.eval.text_only import answer_position_accuracy, text_only_accuracy
+    from aotd.select.prior import PriorQA
+
+    path = out / "controls.json"
+    clock.stage("controls: what text alone answers")
+    if not path.exists():
+        ds = load_dataset("star", world)
+        train, test = ds.by_split("train"), ds.by_split("test")
+        prior = PriorQA.fit(train)
+        hits = [prior.answer(None, s.question, s.choice_texts) == s.answer for s in test]  # type: ignore[arg-type]
+        controls = {"text_only": text_only_accuracy(train, test), "step1_text_prior": sum(hits) / max(1, len(hits)),
+                    "answer_position": answer_position_accuracy(train, test),
+                    "question_pool": json.loads((world / "world.json").read_text()).get("question_pool")}
+        path.write_text(json.dumps(controls, indent=2) + "\n")
+    controls = json.loads(path.read_text())
+    clock.done(f"text-only {controls['text_only']['overall']:.3f}, step-1 prior {controls['step1_text_prior']:.3f}")
 
 
 def _cli(args: list[str]) -> None:

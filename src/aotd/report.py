@@ -20,7 +20,9 @@ from aotd.errors import AotdError
 from aotd.runner.jsonl import read_jsonl
 
 SYSTEMS = {"instruct": "Instruct (answers only)", "aotd": "AoTD (answers + verified CoTs)",
-           "unfiltered": "AoTD without filtering (every CoT)"}
+           "unfiltered": "AoTD without filtering (as many CoTs, unverified)",
+           "aotd-shuffled": "control: AoTD, each sample given another's CoT",
+           "blind-instruct": "control: Instruct on black frames", "blind-aotd": "control: AoTD on black frames"}
 FAMILIES = ("Interaction", "Sequence", "Prediction", "Feasibility")
 
 
@@ -35,7 +37,7 @@ def collect(run: Path) -> dict[str, Any]:
         raise AotdError(f"{run}: no results/ folder; run `aotd demo --out {run}` first (it resumes where it stopped)")
     students: dict[str, dict[int, dict[str, Any]]] = {}
     for path in sorted(results.glob("*-seed*.json")):
-        m = re.fullmatch(r"(\w+)-seed(\d+)(\.rationale)?\.json", path.name)
+        m = re.fullmatch(r"([\w-]+?)-seed(\d+)(\.rationale)?\.json", path.name)
         if not m:
             continue
         entry = students.setdefault(m[1], {}).setdefault(int(m[2]), {})
@@ -48,7 +50,9 @@ def collect(run: Path) -> dict[str, Any]:
             "table1": (run / "select" / "table1.md").read_text() if (run / "select" / "table1.md").exists() else None,
             "table2": _load(run / "table2.json") if (run / "table2.json").exists() else None,
             "agent": _load(results / "agent.json") if (results / "agent.json").exists() else None,
-            "students": students, "histories": histories}
+            "students": students, "histories": histories,
+            "controls": _load(run / "controls.json") if (run / "controls.json").exists() else None,
+            "timings": _load(run / "timings.json") if (run / "timings.json").exists() else None}
 
 
 def _acc(summary: dict[str, Any], family: str | None = None) -> float | None:
@@ -112,6 +116,28 @@ def grounding_table(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def controls_table(data: dict[str, Any]) -> str | None:
+    """What text alone answers on the test split (fit on train): the testbed's own check."""
+    c = data.get("controls")
+    if not c:
+        return None
+    t = c["text_only"]
+    lines = ["| text-only control (fit on train, scored on test) | accuracy (%) |", "|---|---:|",
+             f"| text-only model (question and option words, their pairs, position) | {100 * t['overall']:.1f} |",
+             f"| step 1's text prior (most frequent answer per question shape) | {100 * c['step1_text_prior']:.1f} |",
+             f"| most frequent answer position | {100 * c['answer_position']:.1f} |",
+             "| chance (four options) | 25.0 |"]
+    return "\n".join(lines)
+
+
+def timings_table(data: dict[str, Any]) -> str | None:
+    t = data.get("timings")
+    if not t:
+        return None
+    lines = ["| stage | seconds |", "|---|---:|"] + [f"| {k} | {v:.0f} |" for k, v in t.items()]
+    return "\n".join(lines + [f"| **total** | **{sum(t.values()):.0f}** |"])
+
+
 def cost_table(data: dict[str, Any]) -> str:
     lines = ["| system | questions | latency per question (s, mean) | peak memory (MiB) |", "|---|---:|---:|---:|"]
     if data["agent"] and data["agent"].get("cost"):
@@ -135,19 +161,86 @@ def verdict(data: dict[str, Any]) -> str:
     if not base or not aotd:
         return "Not enough results to compare the AoTD student with the Instruct baseline."
     delta = statistics.fmean(aotd) - statistics.fmean(base)
-    spreads = [s for s in (_mean_sd(base)[1], _mean_sd(aotd)[1]) if s is not None]
     direction = "helped" if delta > 0 else "did not help" if delta < 0 else "made no difference"
     text = (f"CoT distillation {direction} here: the AoTD student answers {100 * statistics.fmean(aotd):.1f}% of the "
             f"test questions against {100 * statistics.fmean(base):.1f}% for the Instruct baseline "
             f"({100 * delta:+.1f} points, {len(aotd)} seed(s) each).")
-    if spreads:
-        spread = max(spreads)
-        text += (f" The spread between seeds is {100 * spread:.1f} points, so the difference is "
-                 + ("larger than the seed spread." if abs(delta) > 2 * spread else "within about twice the seed "
-                    "spread: not a clear effect."))
-    else:
+    runs = data["students"]
+    boot = paired_bootstrap(*({k: _correct_by_question(r["answer"]) for k, r in runs[v].items() if "answer" in r}
+                              for v in ("aotd", "instruct")))
+    if boot:
+        lo, hi = boot["ci95"]
+        clear = lo > 0 or hi < 0
+        text += (f" 95% paired bootstrap interval over {boot['questions']} questions and the seeds: "
+                 f"[{100 * lo:+.1f}, {100 * hi:+.1f}] points, so the difference is "
+                 + ("clear." if clear else "not distinguishable from zero."))
+    elif len(aotd) == 1:
         text += " With one seed the spread is unknown; run `aotd demo --seeds 3` before reading much into it."
     return text
+
+
+# -- statistics -------------------------------------------------------------------------------
+def _correct_by_question(summary: dict[str, Any]) -> dict[str, bool]:
+    """Per test question, whether a system answered right (from its evaluation rows file)."""
+    path = Path(summary.get("rows_file") or "")
+    if not path.is_file():
+        return {}
+    return {r["sample_id"]: bool(r["correct"]) for r in read_jsonl(path) if r.get("correct") is not None}
+
+
+def paired_bootstrap(a: dict[int, dict[str, bool]], b: dict[int, dict[str, bool]], *, draws: int = 2000,
+                     seed: int = 0) -> dict[str, Any] | None:
+    """Accuracy of A minus B with a 95% interval, resampling questions and seeds together.
+
+    ``a`` and ``b`` map seed -> question -> correct. Each draw resamples the questions both
+    systems answered (with replacement) and, independently, the seeds of each system, so the
+    interval carries both the test set's and the training seed's noise.
+    """
+    import numpy as np
+
+    questions = sorted(set.intersection(*(set(v) for v in [*a.values(), *b.values()]))) if a and b else []
+    if not questions:
+        return None
+    ma = np.array([[a[k][q] for q in questions] for k in sorted(a)], dtype=float)  # (seeds, questions)
+    mb = np.array([[b[k][q] for q in questions] for k in sorted(b)], dtype=float)
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(draws)
+    for i in range(draws):
+        qs = rng.integers(0, len(questions), len(questions))
+        sa, sb = rng.integers(0, len(ma), len(ma)), rng.integers(0, len(mb), len(mb))
+        diffs[i] = ma[np.ix_(sa, qs)].mean() - mb[np.ix_(sb, qs)].mean()
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return {"difference": float(ma.mean() - mb.mean()), "ci95": [float(lo), float(hi)], "questions": len(questions),
+            "seeds": [len(ma), len(mb)], "draws": draws}
+
+
+def summary(data: dict[str, Any]) -> dict[str, Any]:
+    """The machine-readable results (``report/summary.json``): accuracy per variant, seed and
+    family; AoTD - Instruct (and each control against its reference) with 95% intervals;
+    the text-only and other controls the demo measured; each stage's time."""
+    variants: dict[str, Any] = {}
+    correct: dict[str, dict[int, dict[str, bool]]] = {}
+    for variant, runs in sorted(data["students"].items()):
+        per_seed = {}
+        for seed, r in sorted(runs.items()):
+            if "answer" not in r:
+                continue
+            a = r["answer"]
+            per_seed[str(seed)] = {"overall": _acc(a), **{f: _acc(a, f) for f in FAMILIES}}
+            correct.setdefault(variant, {})[seed] = _correct_by_question(a)
+        accs = [v["overall"] for v in per_seed.values() if v["overall"] is not None]
+        variants[variant] = {"seeds": per_seed, "mean": statistics.fmean(accs) if accs else None,
+                             "sd": statistics.stdev(accs) if len(accs) > 1 else None}
+    comparisons = {}
+    for a, b in (("aotd", "instruct"), ("unfiltered", "instruct"), ("aotd", "unfiltered"),
+                 ("aotd-shuffled", "aotd"), ("blind-aotd", "aotd"), ("blind-instruct", "instruct")):
+        if correct.get(a) and correct.get(b):
+            comparisons[f"{a} - {b}"] = paired_bootstrap(correct[a], correct[b])
+    agent = data["agent"]
+    return {"demo": data["demo"], "agent": None if not agent else {"overall": _acc(agent),
+                                                                   **{f: _acc(agent, f) for f in FAMILIES}},
+            "variants": variants, "comparisons": comparisons, "controls": data.get("controls") or {},
+            "timings_s": data.get("timings") or {}, "verdict": verdict(data)}
 
 
 # -- plots ------------------------------------------------------------------------------------
@@ -294,6 +387,17 @@ def write_report(run: Path, out: Path) -> Path:
                               f"{demo.get('seed')}..{demo.get('seed', 0) + demo.get('seeds', 1) - 1}."))
     parts.append(("h2", "Tables 4 and 6 in miniature: accuracy on the held-out test split"))
     parts.append(("table", accuracy_table(data)))
+    comparisons = summary(data)["comparisons"]
+    if comparisons:
+        rows = ["| comparison | difference (points) | 95% interval | questions | seeds |", "|---|---:|---:|---:|---:|"]
+        for name, c in comparisons.items():
+            if c:
+                rows.append(f"| {name} | {100 * c['difference']:+.1f} | [{100 * c['ci95'][0]:+.1f}, "
+                            f"{100 * c['ci95'][1]:+.1f}] | {c['questions']} | {c['seeds'][0]} vs {c['seeds'][1]} |")
+        parts += [("text", "Paired bootstrap over test questions and training seeds (2,000 draws):"),
+                  ("table", "\n".join(rows))]
+    if controls_table(data):
+        parts += [("h2", "Controls: what text alone answers"), ("table", controls_table(data))]
     parts.append(("h2", "Table 7: grounding of rationales"))
     parts.append(("table", grounding_table(data)))
     parts.append(("h2", "Cost: the agent against the distilled student, same test questions"))
@@ -304,6 +408,8 @@ def write_report(run: Path, out: Path) -> Path:
         from aotd.cot.stats import markdown
 
         parts += [("h2", "Table 2: CoT verification (step 3)"), ("table", markdown(data["table2"]).strip())]
+    if timings_table(data):
+        parts += [("h2", "Where the demo's time went"), ("table", timings_table(data))]
     parts.append(("h2", "Plots"))
     for name, caption in plots:
         parts.append(("image", f"{name}|{caption}"))
@@ -320,6 +426,7 @@ def write_report(run: Path, out: Path) -> Path:
     (out / "index.html").write_text(_html(parts))
     (out / "report.json").write_text(json.dumps({"verdict": verdict(data), "agent": data["agent"],
                                                  "students": data["students"]}, indent=2, default=str))
+    (out / "summary.json").write_text(json.dumps(summary(data), indent=2) + "\n")
     return out
 
 

@@ -8,6 +8,7 @@ stages) or an ablation (``answer``: stage (i) only; ``none``: every rationale, T
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,12 +38,16 @@ def keep_cot(record: CotRecord, cot_filter: CotFilter) -> bool:
 
 
 def build_records(samples: Iterable[QASample], cots: Iterable[CotRecord], *, cot_filter: CotFilter = "verified",
-                  no_cot: bool = False, source: str = "dataset") -> list[TrainRecord]:
+                  no_cot: bool = False, source: str = "dataset", max_rationales: int | None = None,
+                  shuffle_rationales: bool = False, seed: int = 0) -> list[TrainRecord]:
     """Answer records for the labelled samples, then rationale records for the kept CoTs.
 
     A CoT whose sample is not in ``samples`` is an error (the CoT file and the dataset do not
     belong together), as is a sample whose video file is missing: both surface here, before
-    any training starts.
+    any training starts. Two controls: ``max_rationales`` keeps a seeded random subset of that
+    many rationales (an ablation that compares quality, not quantity, keeps as many as the
+    verified set), and ``shuffle_rationales`` gives each sample another sample's rationale
+    (same text, wrong video: does the content matter, or only the extra text?).
     """
     by_id = {s.sample_id: s for s in samples if s.answer is not None}
     out: list[TrainRecord] = []
@@ -50,6 +55,7 @@ def build_records(samples: Iterable[QASample], cots: Iterable[CotRecord], *, cot
         out.append(_record(s, "answer", answer_prompt(s.question, s.choice_texts), _target(s), source))
     if no_cot:
         return out
+    kept: list[tuple[QASample, str]] = []
     for c in cots:
         if not keep_cot(c, cot_filter):
             continue
@@ -57,7 +63,19 @@ def build_records(samples: Iterable[QASample], cots: Iterable[CotRecord], *, cot
         if s is None:
             raise DataError(f"CoT of sample {c.sample_id} has no labelled sample in {source}; "
                             "build from the dataset (and split) the agent ran on")
-        out.append(_record(s, "rationale", rationale_prompt(s.question, s.choice_texts), c.rationale or "", source))
+        kept.append((s, c.rationale or ""))
+    rng = random.Random(seed)
+    if max_rationales is not None and len(kept) > max_rationales:
+        kept = [kept[i] for i in sorted(rng.sample(range(len(kept)), max_rationales))]
+    if shuffle_rationales and len(kept) > 1:
+        texts = [t for _, t in kept]
+        shift = rng.randrange(1, len(texts))  # a rotation: no sample keeps its own rationale
+        order = list(range(len(texts)))
+        rng.shuffle(order)
+        moved = {order[k]: texts[order[(k + shift) % len(order)]] for k in range(len(order))}
+        kept = [(s, moved[i]) for i, (s, _) in enumerate(kept)]
+    for s, text in kept:
+        out.append(_record(s, "rationale", rationale_prompt(s.question, s.choice_texts), text, source))
     return out
 
 

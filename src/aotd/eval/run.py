@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import aotd
 from aotd.data.schema import QASample
 from aotd.data.star_classes import StarClasses
@@ -58,15 +60,16 @@ class EvalStage:
     name = "eval"
 
     def __init__(self, model_dir: Path, *, rationale: bool = False, world: Path | None = None,
-                 judge: Any = None, classes: StarClasses | None = None) -> None:
+                 judge: Any = None, classes: StarClasses | None = None, blind: bool = False) -> None:
         from aotd.distill.students import MARKER
 
         if not (model_dir / MARKER).is_file():
             raise AotdError(f"{model_dir}: not a saved student (no {MARKER}); pass the model/ folder of a training run")
-        self.model_dir, self.rationale, self.judge = model_dir, rationale, judge
+        self.model_dir, self.rationale, self.judge, self.blind = model_dir, rationale, judge, blind
         self.meta = video_meta(world)
         self.classes = classes
-        settings = json.dumps({"rationale": rationale, "judge": getattr(judge, "name", "normalized")}, sort_keys=True)
+        settings = json.dumps({"rationale": rationale, "judge": getattr(judge, "name", "normalized"),
+                               **({"blind": True} if blind else {})}, sort_keys=True)
         self.fingerprint = hashlib.sha256((model_digest(model_dir) + settings).encode()).hexdigest()[:16]
         self._student: Any = None
 
@@ -90,8 +93,9 @@ class EvalStage:
         assert self._student is not None, "setup() first"
         started = time.perf_counter()
         sampled = sample_video(sample.video.path, start_s=sample.start, end_s=sample.end)
+        pixels = np.zeros_like(sampled.frames) if self.blind else sampled.frames  # a control: what text alone gets
         prepare = getattr(self._student, "prepare_frames", None)
-        frames = prepare(sampled.frames) if prepare else sampled.frames  # once for both prompts
+        frames = prepare(pixels) if prepare else pixels  # once for both prompts
         decoded = time.perf_counter()
         reply = self._student.generate(frames, answer_prompt(sample.question, sample.choice_texts),
                                        max_new_tokens=ANSWER_TOKENS)

@@ -165,29 +165,32 @@ def balance(candidates: Sequence[Sequence[Question]], per_video: int, rng: np.ra
     rejected = 0
     for _ in range(MAX_ROUNDS):
         assign_distractors(wide, rng)
-        p = text_probability(wide)
-        bad = p > max_text_p
-        if not bad.any():
+        wide, dropped, p = _reject(wide, max_text_p)
+        rejected += dropped
+        if not dropped:
             break
-        rejected += int(bad.sum())
-        wide = [x for x, b in zip(wide, bad) if not b]
     by_video: list[list[Question]] = [[] for _ in candidates]
     for x in wide:
         by_video[x.video].append(x.question)
     picks = cap_per_video(by_video, per_video, rng, families)
     assign_distractors(picks, rng)
-    while True:  # removing a question changes the others' counts: repeat to a fixed point
-        p = text_probability(picks)
-        bad = p > max_text_p
-        if not bad.any():
-            break
-        rejected += int(bad.sum())
-        picks = [x for x, b in zip(picks, bad) if not b]
+    dropped = 1
+    while dropped:  # removing a question changes the others' counts: repeat to a fixed point
+        picks, dropped, p = _reject(picks, max_text_p)
+        rejected += dropped
     _order_options(picks, rng)
     picks.sort(key=lambda x: x.video)
     summary = {"offered": offered, "kept": len(picks), "rejected_by_text_check": rejected,
                "max_text_probability": round(float(p.max()) if len(p) else 0.0, 3), "max_text_p": max_text_p}
     return picks, summary
+
+
+def _reject(picks: list[Pick], max_text_p: float) -> tuple[list[Pick], int, np.ndarray]:
+    """Drop the questions whose answer the text count makes likelier than ``max_text_p``; returns
+    what is kept, how many went, and the kept questions' probabilities (before the drop)."""
+    p = text_probability(picks)
+    bad = p > max_text_p
+    return [x for x, b in zip(picks, bad) if not b], int(bad.sum()), p[~bad]
 
 
 def _order_options(picks: Sequence[Pick], rng: np.random.Generator) -> None:
