@@ -100,9 +100,12 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
         raise AotdError(f"{data}: no STAR class files found")
     classes = StarClasses.load(folder)
     videos = None if limit is None else max(1, len({s.video.video_id for s in samples}))
+    # the prior is fit on another split than the one scored: a world's splits are balanced apart, so
+    # counts from the rest of the scored split would be anti-predictive (below chance), not a prior
+    other = "val" if split == "train" else "train"
+    train = [s for s in ds.by_split(other) if s.answer is not None]
     scored = {s.sample_id for s in samples}
-    train = [s for s in ds.samples if s.split == "train" and s.answer is not None and s.sample_id not in scored]
-    train = train or [s for s in ds.by_split("val") if s.answer is not None]  # never fit on what is scored
+    train = train or [s for s in ds.samples if s.split == split and s.answer is not None and s.sample_id not in scored]
     rows: list[Row] = []
     blind = PriorQA.fit(train)
     cache = FrameCache()  # every planner and QA candidate reads the same questions' frames: decode once
