@@ -125,9 +125,8 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     if not params:
         raise AotdError(f"student {student.name} has no trainable parameters")
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    lengths = _lengths(examples)
-    answers = _answers(examples)
-    groups = sample_groups(_sample_ids(examples), answers)
+    lengths, answers, sample_ids = _layout(examples)
+    groups = sample_groups(sample_ids, answers)
     batches_per_epoch = math.ceil(len(groups) / cfg.batch_size)
     per_epoch = batches_per_epoch if world == 1 else batches_per_epoch // world  # every process needs a batch
     if per_epoch == 0:
@@ -276,23 +275,15 @@ def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, window: in
     return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
 
 
-def _lengths(examples: Sequence[Example]) -> list[int]:
-    """Token counts, or for examples encoded on demand the characters of prompt and target."""
+def _layout(examples: Sequence[Example]) -> tuple[list[int], list[bool], list[str]]:
+    """Per example: its length, whether it is an answer record, and its sample id (batching needs
+    all three). Examples encoded on demand are described from their records, without encoding:
+    length is then the characters of prompt and target."""
     if isinstance(examples, _Reencoded):
-        return [len(r.prompt) + len(r.target) for r in examples.records]
-    return [len(e.input_ids) for e in examples]
-
-
-def _answers(examples: Sequence[Example]) -> list[bool]:
-    if isinstance(examples, _Reencoded):
-        return [r.kind == "answer" for r in examples.records]
-    return [ANSWER in e.segments for e in examples]
-
-
-def _sample_ids(examples: Sequence[Example]) -> list[str]:
-    if isinstance(examples, _Reencoded):
-        return [r.sample_id for r in examples.records]
-    return [e.sample_id for e in examples]
+        rs = examples.records
+        return [len(r.prompt) + len(r.target) for r in rs], [r.kind == "answer" for r in rs], [r.sample_id for r in rs]
+    return ([len(e.input_ids) for e in examples], [ANSWER in e.segments for e in examples],
+            [e.sample_id for e in examples])
 
 
 def _lr_factor(step: int, warmup: int, total: int, floor: float = 0.1) -> float:
