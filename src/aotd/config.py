@@ -102,7 +102,9 @@ class PlannerConfig(_Section):
 class CotConfig(_Section):
     """Step 3: who writes rationales, who judges them, and the LLM both use when asked."""
 
-    converter: Literal["rules", "llm"] = "rules"
+    # program: the program's reasoning and the tool facts it used, short (the embedded default);
+    # rules: every tool call and output, verbose; llm: the paper's LLM conversion
+    converter: Literal["program", "rules", "llm"] = "program"
     judge: Literal["rules", "llm"] = "rules"  # stage (ii)
     answer_judge: Literal["normalized", "llm"] = "normalized"  # stage (i), open-ended questions only
     judge_all: bool = False  # also judge rationales whose answer is wrong (for filtering ablations)

@@ -102,6 +102,12 @@ def _affording(verb: str, names: list[str], exclude: str | None = None) -> list[
     return out or [n for n in names if n != exclude]
 
 
+def _listed(names: list[str]) -> str:
+    """["door", "fridge", "box"] -> "the door, the fridge or the box"."""
+    said = [f"the {n}" for n in names]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " or " + said[-1]
+
+
 def _phrase(verb: str, obj: str) -> str:
     return f"{VERBS[verb].base} the {obj}"
 
@@ -110,7 +116,7 @@ def _phrase(verb: str, obj: str) -> str:
 _HEAD = "def execute_command(video, question, choices):\n"
 
 _ANCHOR = """\
-    # Find the anchor action "{anchor}".
+    # First find the anchor, "{anchor}".
     anchor = find_action(video, {anchor!r})
 """
 
@@ -127,9 +133,9 @@ _BY_ANCHOR_BEFORE = _ANCHOR + """\
 """
 
 _PICK_OBJECT = """\
-    # Common sense: of the options, only these can be {verb_past} at all.
+    # Of the options, only {listed} can be {verb_past}.
     candidates = {candidates!r}
-    # It must be in the scene{scene_note}: detect it (the boxes show where).
+    # It must be in the scene{scene_note}.
     candidates = [name for name in candidates if detect({scene}, name)]
 """
 
@@ -147,7 +153,7 @@ def _interaction_t1(s: dict[str, str], names: list[str]) -> str:
     acts = [a for a in recognize_actions(video) if a.verb == {s['verb']!r}]
     if acts:
         return choose(choices, acts[0].obj)
-    # None recognised: ground "{VERBS[s['verb']].base} the <object>" for every option, keep the best.
+    # None recognised: ground "{VERBS[s['verb']].base} the <object>" for each option.
     best, best_score = None, 0.0
     for name in {names!r}:
         window = find_action(video, {VERBS[s['verb']].base + ' the '!r} + name)
@@ -161,7 +167,7 @@ def _interaction_t1(s: dict[str, str], names: list[str]) -> str:
 
 def _interaction_t2(s: dict[str, str], names: list[str]) -> str:
     return _HEAD + f"""\
-    # Look where the {s['obj']} is visible, and recognise what was done to it there.
+    # What was done to the {s['obj']}, where it is visible.
     frames = [box.frame for box in detect(video, {s['obj']!r})]
     clip = trim(video, min(frames), max(frames)) if frames else video
     acts = [a for a in recognize_actions(clip, {s['obj']!r}) if a.obj == {s['obj']!r}]
@@ -174,7 +180,7 @@ def _interaction_t2(s: dict[str, str], names: list[str]) -> str:
 def _interaction_t3(s: dict[str, str], names: list[str]) -> str:
     held = s["held"]
     return _HEAD + f"""\
-    # Holding lasts from taking the {held} until putting it down: look only at that span.
+    # Holding lasts from taking the {held} to putting it down.
     start, end = video.first, video.last
     taken = find_action(video, {_phrase('take', held)!r})
     if taken is not None:
@@ -183,7 +189,7 @@ def _interaction_t3(s: dict[str, str], names: list[str]) -> str:
     if put is not None:
         end = put.start
     span = trim(video, start, end)
-    # What happened there, other than handling the {held} itself.
+    # What else happened then.
     acts = [a for a in recognize_actions(span) if a.obj != {held!r}]
     if acts:
         return choose(choices, acts[0])
@@ -217,8 +223,7 @@ def _prediction_next(s: dict[str, str], names: list[str]) -> str:
     obj = s.get("obj")
     recognise = f"recognize_actions(video, {obj!r})" if obj else "recognize_actions(video)"
     return _HEAD + f"""\
-    # The answer happens after the clip, so no tool can see it. What was last done{' with the ' + obj if obj else ''}
-    # says what is likely next: tell the question-answering model, and show it the clip from there.
+    # The answer is after the clip; what was last done{' with the ' + obj if obj else ''} hints at it.
     done = [a for a in {recognise} if a.window is not None]
     if not done:
         return query(video, question, choices)
@@ -230,7 +235,8 @@ def _prediction_next(s: dict[str, str], names: list[str]) -> str:
 
 def _prediction_object(s: dict[str, str], names: list[str]) -> str:
     verb = s["verb"]
-    body = _PICK_OBJECT.format(verb_past=VERBS[verb].participle, candidates=_affording(verb, names),
+    candidates = _affording(verb, names)
+    body = _PICK_OBJECT.format(verb_past=VERBS[verb].participle, candidates=candidates, listed=_listed(candidates),
                                scene="video", scene_note="")
     if "ref_obj" in s:
         body += _ANCHOR.format(anchor=_phrase(s["ref_verb"], s["ref_obj"])) + """\
@@ -240,7 +246,7 @@ def _prediction_object(s: dict[str, str], names: list[str]) -> str:
     else:
         where, since = "video", ""
     body += f"""\
-    # Prefer what was not already {VERBS[verb].participle}{since}.
+    # Prefer one not already {VERBS[verb].participle}{since}.
     done = [a.obj for a in recognize_actions({where}) if a.verb == {verb!r}]
     candidates = [name for name in candidates if name not in done] or candidates
 """
@@ -249,11 +255,12 @@ def _prediction_object(s: dict[str, str], names: list[str]) -> str:
 
 def _feasibility(s: dict[str, str], names: list[str]) -> str:
     verb, held = s["verb"], s.get("held")
-    body = _PICK_OBJECT.format(verb_past=VERBS[verb].participle, candidates=_affording(verb, names, exclude=held),
+    candidates = _affording(verb, names, exclude=held)
+    body = _PICK_OBJECT.format(verb_past=VERBS[verb].participle, candidates=candidates, listed=_listed(candidates),
                                scene="video", scene_note=f", besides the {held} in hand" if held else "")
     if s.get("other"):
         body += f"""\
-    # "Other": not one already {VERBS[verb].participle} in the clip.
+    # "Other": not one already {VERBS[verb].participle}.
     done = [a.obj for a in recognize_actions(video) if a.verb == {verb!r}]
     candidates = [name for name in candidates if name not in done] or candidates
 """

@@ -14,6 +14,7 @@ import aotd
 from aotd.agent.run import TraceRecord
 from aotd.config import AGENT_SECTIONS, COT_SECTIONS, Config
 from aotd.cot.convert import RuleConverter
+from aotd.cot.program import ProgramConverter
 from aotd.cot.record import AnswerJudge, Converter, CotRecord, QualityJudge, Verdict
 from aotd.cot.verify import NormalizedAnswer, RuleJudge, exact_answer
 from aotd.errors import AotdError
@@ -59,6 +60,11 @@ def _slug(text: str | None) -> str:
     return (text or "unknown").split(":")[0].strip().lower().replace(" ", "_")[:40]
 
 
+def rule_converter(name: str) -> Converter:
+    """The converters that need no model, by their ``cot.converter`` name."""
+    return ProgramConverter() if name == "program" else RuleConverter()
+
+
 class CotStage:
     """Built from a config so it can travel to workers and Ray actors; LLMs are created in ``setup``."""
 
@@ -89,11 +95,11 @@ class CotStage:
             from aotd.cot.llm import LLMAnswerJudge, LLMConverter, LLMQualityJudge
 
             converter: Converter = LLMConverter(backend, max_tokens=c.max_tokens, temperature=c.temperature) \
-                if c.converter == "llm" else RuleConverter()
+                if c.converter == "llm" else rule_converter(c.converter)
             judge: QualityJudge = LLMQualityJudge(backend) if c.judge == "llm" else RuleJudge()
             answer: AnswerJudge = LLMAnswerJudge(backend) if c.answer_judge == "llm" else NormalizedAnswer()
         else:
-            converter, judge, answer = RuleConverter(), RuleJudge(), NormalizedAnswer()
+            converter, judge, answer = rule_converter(c.converter), RuleJudge(), NormalizedAnswer()
         self._parts = (converter, judge, answer)
 
     def process(self, trace: TraceRecord) -> tuple[str, dict[str, float]]:

@@ -45,6 +45,13 @@ _VAGUE = re.compile(r"\band so on\b|\betc\.?|\.\.\.|…", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|don't|doesn't|didn't|nothing|none)\b", re.IGNORECASE)
 
 
+def _lists_options(sentence: str, question: str, choices: list[str]) -> bool:
+    """The sentence names the content of at least three choices (all of them, when fewer)."""
+    have, asked = tokens(sentence), tokens(question)
+    named = sum(bool(w) and w <= have for w in (tokens(c) - asked or tokens(c) for c in choices))
+    return len(choices) >= 2 and named >= min(3, len(choices))
+
+
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
 
@@ -56,7 +63,9 @@ class RuleJudge:
     ``steps``      at least two reasoning sentences before the conclusion;
     ``grounded``   it cites where: a frame, a frame window or a box;
     ``concludes``  the last sentence states the answer;
-    ``supported``  the answer's content words appear in the reasoning, not only in the conclusion;
+    ``supported``  the answer's content words appear in the reasoning, not only in the conclusion,
+                   and not only in a list of the options (a sentence naming several choices, like
+                   "asked which of the cup, the book or the box", supports none of them);
     ``consistent`` no reasoning sentence denies the answer (the object it names "not found");
     ``complete``   nothing elided ("and so on", "etc.", "...").
     """
@@ -77,7 +86,7 @@ class RuleJudge:
             failed.append("grounded")
         if not normalize(answer) or normalize(answer) not in normalize(conclusion) and not want <= tokens(conclusion):
             failed.append("concludes")
-        if want and not any(want <= tokens(s) for s in reasoning):
+        if want and not any(want <= tokens(s) and not _lists_options(s, question, choices) for s in reasoning):
             failed.append("supported")
         if want and any(_NEGATION.search(s) and want <= tokens(s) for s in reasoning):
             failed.append("consistent")
