@@ -32,8 +32,17 @@ def test_the_tiny_demo_writes_a_summary_with_intervals_and_controls(tmp_path: Pa
     text = (report / "README.md").read_text()
     assert "Controls: what text alone answers" in text and "Where the demo's time went" in text
     assert json.loads((tmp_path / "results" / "blind-aotd-seed1.json").read_text())["blind"] is True
+    val = summary["validation"]["aotd-seed1"]  # training length chosen on val, for every student
+    assert val["selected_epoch"] == 1 and 0 <= val["curve"][0]["score"] <= 1
+    assert set(summary["validation"]) == {f"{v}-seed1" for v in (*VARIANTS, *CONTROLS)}
+    assert "Training length, chosen on the val split" in text
 
 
-def test_a_world_without_test_videos_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(AotdError, match="no test videos"):  # seed 0's 24 videos all fall in train and val
+def test_a_world_without_test_videos_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from aotd import demo
+
+    monkeypatch.setitem(demo.SIZES, "tiny", dataclasses.replace(demo.SIZES["tiny"], test_share=0.05))
+    with pytest.raises(AotdError, match="no test videos"):  # at a 5% test share seed 0's 24 videos miss test
         run_demo(tmp_path, size="tiny", seeds=1, seed=0, workers=1, log=lambda _: None)

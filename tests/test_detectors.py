@@ -113,7 +113,11 @@ def test_cnn_training_writes_a_small_loadable_model_whose_loss_falls(tiny_model:
     assert all(torch.equal(v, second["state_dict"][k]) for k, v in checkpoint["state_dict"].items())
 
 
-def test_cnn_load_uses_the_cache_folder(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cnn_load_uses_the_cache_folder_without_shipped_weights(tiny_model: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from aotd.tools.embedded import weights
+
+    monkeypatch.setattr(weights, "SHIPPED", tmp_path / "not-shipped")
     monkeypatch.setenv("AOTD_CACHE", str(tmp_path))
     shutil.copy(tiny_model, tmp_path / MODEL_FILE)
     assert isinstance(CNNDetector.load(), CNNDetector)  # found in the cache: no training

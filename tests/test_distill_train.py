@@ -217,3 +217,41 @@ def test_gradient_accumulation_steps_once_per_group_of_micro_batches(tmp_path: P
     assert result["steps"] == len(history) == 3 * math.ceil(batches / 2)
     assert np.mean([h["loss"] for h in history[-3:]]) < np.mean([h["loss"] for h in history[:3]])
     assert history[-1]["lr"] == pytest.approx(1e-2 * 0.1)  # the cosine ended exactly at the last step
+
+
+def test_validation_after_each_epoch_keeps_the_best_epochs_weights_and_survives_a_resume(tmp_path: Path) -> None:
+    """A scripted validation score peaks at epoch 2 of 4: the saved model is epoch 2's, the curve
+    and the choice are recorded, and a run stopped mid-way and resumed chooses the same."""
+    cfg = TrainConfig(epochs=4, batch_size=8, lr=2e-2, seed=3, checkpoint_every=2)
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+
+    def scripted(scores: list[float]):  # noqa: ANN202
+        def validate(student: ToyStudent) -> float:
+            assert not student.model.training  # scored in eval mode
+            k = len(snapshots) + 1
+            snapshots[k] = _weights(student)
+            return scores[k - 1]
+        return validate
+
+    student = ToyStudent()
+    result = train(student, prepare(student, _records(), _frames, progress=False), tmp_path / "a", cfg,
+                   progress=False, validate=scripted([0.3, 0.7, 0.5, 0.7]))
+    assert result["selected_epoch"] == 2 and [v["epoch"] for v in result["val_curve"]] == [1, 2, 3, 4]
+    assert json.loads((tmp_path / "a" / "val.json").read_text())["selected_epoch"] == 2
+    saved = torch.load(tmp_path / "a" / "model" / "toy.pt", weights_only=True)
+    assert all(torch.equal(saved[k], snapshots[2][k]) for k in saved)
+    assert all(torch.equal(v, snapshots[2][k]) for k, v in student.model.state_dict().items())
+
+    snapshots.clear()
+    stopped = ToyStudent()
+    examples = prepare(stopped, _records(), _frames, progress=False)
+    train(stopped, examples, tmp_path / "b", cfg.model_copy(update={"max_steps": 14}), progress=False,
+          validate=scripted([0.3, 0.7, 0.5, 0.7]))
+    done = len(snapshots)
+    assert done == 2  # 6 steps an epoch: two epochs scored before the stop
+    again = ToyStudent(seed=9)
+    resumed = train(again, prepare(again, _records(), _frames, progress=False), tmp_path / "b", cfg, progress=False,
+                    validate=scripted([0.3, 0.7, 0.5, 0.7]))
+    assert len(snapshots) == 4 and resumed["selected_epoch"] == 2  # epochs 1-2 were not scored again
+    b = torch.load(tmp_path / "b" / "model" / "toy.pt", weights_only=True)
+    assert all(torch.equal(saved[k], b[k]) for k in saved)

@@ -321,3 +321,33 @@ def test_it_learns_to_write_grounded_rationales(world_dir: Path, world_traces: P
     s, target = picked[0]
     text = student.generate(_features(student, s), rationale_prompt(s.question, s.choice_texts), max_new_tokens=400)
     assert text == target  # frame windows ("from frame 12 to frame 18") and boxes ("[x1, y1, x2, y2] in frame 14")
+
+
+# -- features computed once per video ---------------------------------------------------------
+def test_video_features_are_the_per_question_features_sliced_and_kept_on_disk(world_dir: Path, tmp_path: Path) -> None:
+    from aotd.distill.students.vision import VideoFeatures
+
+    student = _tiny()
+    samples = load_dataset("star", world_dir).by_split("train")[:6]
+    store = VideoFeatures(student.tower, tmp_path)
+    for s in samples:
+        assert torch.equal(store.features(s.video.path, s.start, s.end), _features(student, s))
+    files = list(tmp_path.rglob("*.npy"))
+    assert len(files) == len({s.video.video_id for s in samples})  # one file per video, not per question
+    again = VideoFeatures(student.tower, tmp_path)  # another process: read back, not recomputed
+    again.tower = None  # type: ignore[assignment]
+    s = samples[0]
+    assert torch.equal(again.features(s.video.path, s.start, s.end), _features(student, s))
+
+
+def test_the_motion_channel_is_an_option_and_configs_saved_without_it_load() -> None:
+    old = {k: v for k, v in TINY.__dict__.items() if k != "motion"}
+    assert EmbeddedStudentConfig.from_dict(old).motion is False
+    assert EmbeddedStudentConfig.from_dict({**old, "motion": True}).motion is True
+    with_motion = EmbeddedStudent(_tiny().tower, EmbeddedStudentConfig(**{**old, "motion": True}))
+    without = _tiny()
+    frames = with_motion.prepare_frames(_frames())
+    for student in (with_motion, without):
+        batch = student.collate([student.encode(frames, PROMPT, "B", ANSWER)])
+        assert student.logits(batch).shape[0] == 1
+    assert with_motion.num_parameters() > without.num_parameters()

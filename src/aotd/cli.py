@@ -46,6 +46,7 @@ def world_generate(
     noise: Annotated[str, typer.Option(help="none | low | medium | high, or a number in [0, 1]")] = "medium",
     open_ended: Annotated[bool, typer.Option("--open-ended", help="also write open-ended questions (OE_<split>.jsonl)")] = False,
     questions_per_video: Annotated[int, typer.Option(help="questions asked about each video")] = 12,
+    test_share: Annotated[float, typer.Option(help="share of the videos in the test split (val: 0.15)")] = 0.15,
     workers: Annotated[int, typer.Option(help="processes rendering videos")] = 2,
     force: Annotated[bool, typer.Option("--force", help="replace a world already in --out")] = False,
 ) -> None:
@@ -53,6 +54,7 @@ def world_generate(
     from aotd.world.generate import WorldConfig, generate_world
 
     cfg = WorldConfig(out=out, videos=videos, seed=seed, noise=_noise(noise), questions_per_video=questions_per_video,
+                      test_share=test_share,
                       open_ended=open_ended, workers=max(1, workers))
     manifest = generate_world(cfg, force=force)
     typer.echo(f"wrote {manifest['videos']} videos and {sum(manifest['questions'].values())} questions to {out}")
@@ -178,6 +180,18 @@ def tools_doc() -> None:
     from aotd.tools.api import documentation
 
     typer.echo(documentation())
+
+
+@tools_app.command("train")
+def tools_train(out: Annotated[Path | None, typer.Option(
+        help="folder for the weights and weights.json (default: the package's shipped weights folder)")] = None) -> None:
+    """Train the embedded detector and recognizer from scratch (about five minutes on two cores):
+    the command that made the shipped weights."""
+    from aotd.tools.embedded.weights import SHIPPED, train_all
+
+    manifest = train_all(out or SHIPPED)
+    for name, entry in manifest["files"].items():
+        typer.echo(f"{(out or SHIPPED) / name}  {entry['bytes']} bytes  sha256 {entry['sha256'][:16]}")
 
 
 def _runner_options(shard: str | None, workers: int, executor: str, cache: Path | None, no_cache: bool):
@@ -363,7 +377,7 @@ def distill_train(
     from aotd.config import load_config
     from aotd.distill.export import read_train_records
     from aotd.distill.students import build_student
-    from aotd.distill.train import prepare, train, video_frames
+    from aotd.distill.train import prepare, train, video_inputs
 
     cfg = load_config(config)
     records = read_train_records(train_file)
@@ -372,7 +386,7 @@ def distill_train(
     settings = cfg.distill.train.model_copy(update={k: v for k, v in (("lam", lam), ("max_steps", max_steps))
                                                     if v is not None})
     student = build_student(cfg.distill)
-    examples = prepare(student, records, video_frames())
+    examples = prepare(student, records, video_inputs(student))
     result = train(student, examples, out, settings)
     typer.echo(json.dumps({"student": student.name, "records": len(records),
                            "rationale_records": sum(r.kind == "rationale" for r in records), **result}, indent=2))

@@ -37,11 +37,13 @@ class DemoSize:
     agent_questions: int | None  # train questions the agent answers (None: all)
     epochs: int
     rationale_eval: int  # test questions whose generated rationales are scored for grounding
+    test_share: float = 0.3  # of the videos: ~700 test questions at 200 videos (a paired difference's SE ~2 points)
 
 
 SIZES = {"tiny": DemoSize(videos=24, select_questions=20, agent_questions=40, epochs=1, rationale_eval=4),  # tests
-         "small": DemoSize(videos=200, select_questions=300, agent_questions=800, epochs=6, rationale_eval=60),
-         "full": DemoSize(videos=1000, select_questions=600, agent_questions=None, epochs=8, rationale_eval=300)}
+         "small": DemoSize(videos=200, select_questions=200, agent_questions=None, epochs=6, rationale_eval=60),
+         "full": DemoSize(videos=1000, select_questions=600, agent_questions=None, epochs=8, rationale_eval=300,
+                          test_share=0.15)}
 
 
 def run_demo(out: Path, *, size: str = "small", seeds: int = 2, seed: int = 0, workers: int = 2,
@@ -61,7 +63,7 @@ def run_demo(out: Path, *, size: str = "small", seeds: int = 2, seed: int = 0, w
     _build(out, world, clock)
     runs = [(v, seed + k) for v in VARIANTS for k in range(seeds)] + [(v, seed) for v in CONTROLS]
     for variant, k in runs:
-        _train(out, variant, k, spec, clock)
+        _train(out, world, variant, k, spec, clock)
     _evaluate(out, world, runs, spec, clock)
     _controls(out, world, clock)
     from aotd.report import write_report
@@ -69,6 +71,7 @@ def run_demo(out: Path, *, size: str = "small", seeds: int = 2, seed: int = 0, w
     clock.stage("report")
     report = write_report(out, out / "report")
     clock.done(f"report: {report / 'README.md'}, {report / 'index.html'} and {report / 'summary.json'}")
+    clock.summary()
     return report
 
 
@@ -91,6 +94,13 @@ class _Clock:
         self.times[self.name] = round(self.times.get(self.name, 0.0) + took, 1)
         self.path.write_text(json.dumps(self.times, indent=2) + "\n")
 
+    def summary(self) -> None:
+        """Where the time went, largest first (a resumed demo's stages include the earlier runs)."""
+        total = sum(self.times.values()) or 1.0
+        self.log(f"\n== where the time went: {total / 60:.1f} minutes")
+        for name, seconds in sorted(self.times.items(), key=lambda kv: -kv[1]):
+            self.log(f"   {seconds:7.0f} s  {100 * seconds / total:4.1f}%  {name}")
+
     def _elapsed(self) -> str:
         s = int(time.perf_counter() - self.start)
         return f"{s // 60}:{s % 60:02d}"
@@ -105,7 +115,8 @@ def _world(out: Path, spec: DemoSize, seed: int, workers: int, clock: _Clock) ->
     world = out / "world"
     clock.stage(f"world: {spec.videos} videos, seed {seed}")
     if not (world / "world.json").exists():
-        generate_world(WorldConfig(out=world, videos=spec.videos, seed=seed, workers=max(1, workers), open_ended=True))
+        generate_world(WorldConfig(out=world, videos=spec.videos, seed=seed, workers=max(1, workers), open_ended=True,
+                                   test_share=spec.test_share))
     ds = load_dataset("star", world)
     clock.log(format_summary(summarize(ds)))
     if not ds.by_split("test") or not ds.by_split("train"):
@@ -189,11 +200,12 @@ def _build(out: Path, world: Path, clock: _Clock) -> None:
     clock.done("training sets written")
 
 
-def _train(out: Path, variant: str, seed: int, spec: DemoSize, clock: _Clock) -> None:
+def _train(out: Path, world: Path, variant: str, seed: int, spec: DemoSize, clock: _Clock) -> None:
     from aotd.config import DistillConfig
     from aotd.distill.export import read_train_records
     from aotd.distill.students import build_student
-    from aotd.distill.train import prepare, train, video_frames
+    from aotd.distill.students.vision import FRAME_SIZE
+    from aotd.distill.train import prepare, train, video_inputs
     from aotd.distill.train_config import TrainConfig
 
     run = out / "students" / f"{variant}-seed{seed}"
@@ -206,11 +218,40 @@ def _train(out: Path, variant: str, seed: int, spec: DemoSize, clock: _Clock) ->
     student = build_student(DistillConfig(student="embedded", train=settings))
     blind = variant.startswith("blind-")
     records = read_train_records(out / "data" / f"{variant.removeprefix('blind-')}.jsonl")
-    frames = video_frames()
-    loader = (lambda r: np.zeros_like(frames(r))) if blind else frames
-    result = train(student, prepare(student, records, loader), run, settings)
+    loader = video_inputs(student)
+    if blind:  # black frames: what the text alone teaches
+        black = student.prepare_frames(np.zeros((student.config.num_frames, *FRAME_SIZE, 3), np.uint8))
+        loader = lambda r: black  # noqa: E731
+    # training length chosen on the val split, by the same rule for every variant: the best epoch's weights
+    result = train(student, prepare(student, records, loader), run, settings,
+                   validate=_val_accuracy(world, loader if blind else None))
     (run / "train.json").write_text(json.dumps(result, indent=2) + "\n")
-    clock.done(f"{result['steps']} steps, final loss {result['final_loss']['loss'] if result['final_loss'] else '-'}")
+    curve = " ".join(f"{v['score']:.3f}" for v in result.get("val_curve", []))
+    clock.done(f"{result['steps']} steps, final loss {result['final_loss']['loss'] if result['final_loss'] else '-'}; "
+               f"val accuracy by epoch {curve}, epoch {result.get('selected_epoch')} kept")
+
+
+def _val_accuracy(world: Path, blind_loader: Callable | None) -> Callable:
+    """The answer accuracy on the val split, as ``aotd eval`` scores the test split (the answer
+    prompt, a generated reply, its option parsed); blind students see black frames here too."""
+    from aotd.data.loaders import load_dataset
+    from aotd.distill.records import answer_prompt
+    from aotd.eval.metrics import parse_option
+    from aotd.eval.run import ANSWER_TOKENS
+
+    val = [s for s in load_dataset("star", world, split="val").samples if s.answer is not None and s.choice_texts]
+    if not val:
+        raise AotdError(f"{world}: the val split has no multiple-choice questions to choose the training length on")
+
+    def accuracy(student) -> float:  # noqa: ANN001 - any Student with video_features
+        hits = 0
+        for s in val:
+            frames = blind_loader(s) if blind_loader else student.video_features(s.video.path, s.start, s.end)
+            reply = student.generate(frames, answer_prompt(s.question, s.choice_texts), max_new_tokens=ANSWER_TOKENS)
+            hits += s.choice_texts[parse_option(reply, s.choice_texts, rng_seed=s.sample_id).index] == s.answer
+        return hits / len(val)
+
+    return accuracy
 
 
 def _evaluate(out: Path, world: Path, runs: list[tuple[str, int]], spec: DemoSize, clock: _Clock) -> None:

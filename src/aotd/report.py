@@ -46,11 +46,12 @@ def collect(run: Path) -> dict[str, Any]:
         raise AotdError(f"{results}: no student results (expected <variant>-seed<k>.json)")
     histories = {p.parent.name: [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
                  for p in sorted((run / "students").glob("*/history.jsonl"))}
+    validation = {p.parent.name: _load(p) for p in sorted((run / "students").glob("*/val.json"))}
     return {"demo": _load(run / "demo.json") if (run / "demo.json").exists() else {},
             "table1": (run / "select" / "table1.md").read_text() if (run / "select" / "table1.md").exists() else None,
             "table2": _load(run / "table2.json") if (run / "table2.json").exists() else None,
             "agent": _load(results / "agent.json") if (results / "agent.json").exists() else None,
-            "students": students, "histories": histories,
+            "students": students, "histories": histories, "validation": validation,
             "controls": _load(run / "controls.json") if (run / "controls.json").exists() else None,
             "timings": _load(run / "timings.json") if (run / "timings.json").exists() else None}
 
@@ -127,6 +128,21 @@ def controls_table(data: dict[str, Any]) -> str | None:
              f"| step 1's text prior (most frequent answer per question shape) | {100 * c['step1_text_prior']:.1f} |",
              f"| most frequent answer position | {100 * c['answer_position']:.1f} |",
              "| chance (four options) | 25.0 |"]
+    return "\n".join(lines)
+
+
+def validation_table(data: dict[str, Any]) -> str | None:
+    """Each student's val accuracy after every epoch and the epoch whose weights were kept."""
+    val = data.get("validation") or {}
+    if not val:
+        return None
+    epochs = max(len(v["curve"]) for v in val.values())
+    lines = ["| student | " + " | ".join(f"epoch {e}" for e in range(1, epochs + 1)) + " | kept |",
+             "|---|" + "---:|" * (epochs + 1)]
+    for name, v in val.items():
+        cells = [f"**{100 * c['score']:.1f}**" if c["epoch"] == v["selected_epoch"] else f"{100 * c['score']:.1f}"
+                 for c in v["curve"]]
+        lines.append(f"| {name} | " + " | ".join(cells + [""] * (epochs - len(cells))) + f" | {v['selected_epoch']} |")
     return "\n".join(lines)
 
 
@@ -240,7 +256,8 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
     return {"demo": data["demo"], "agent": None if not agent else {"overall": _acc(agent),
                                                                    **{f: _acc(agent, f) for f in FAMILIES}},
             "variants": variants, "comparisons": comparisons, "controls": data.get("controls") or {},
-            "timings_s": data.get("timings") or {}, "verdict": verdict(data)}
+            "validation": data.get("validation") or {}, "timings_s": data.get("timings") or {},
+            "verdict": verdict(data)}
 
 
 # -- plots ------------------------------------------------------------------------------------
@@ -408,6 +425,11 @@ def write_report(run: Path, out: Path) -> Path:
         from aotd.cot.stats import markdown
 
         parts += [("h2", "Table 2: CoT verification (step 3)"), ("table", markdown(data["table2"]).strip())]
+    if validation_table(data):
+        parts += [("h2", "Training length, chosen on the val split"),
+                  ("text", "Val accuracy (%) after each epoch; every student keeps its best epoch's weights (the "
+                           "earliest of equals), by the same rule for every variant."),
+                  ("table", validation_table(data))]
     if timings_table(data):
         parts += [("h2", "Where the demo's time went"), ("table", timings_table(data))]
     parts.append(("h2", "Plots"))

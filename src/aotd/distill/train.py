@@ -23,7 +23,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,16 @@ def video_frames(cache: FrameCache | None = None) -> FrameLoader:
         return sample_video(r.video, start_s=r.start, end_s=r.end, cache=cache).frames
 
     return load
+
+
+def video_inputs(student: Student, cache: FrameCache | None = None) -> FrameLoader:
+    """What ``student`` reads for a record: a student with a frozen tower that offers
+    ``video_features`` (the embedded one) gets its 32 frames' features sliced from the video's,
+    computed once per video for every student; any other gets the 32 decoded frames."""
+    features = getattr(student, "video_features", None)
+    if features is None:
+        return video_frames(cache)
+    return lambda r: features(r.video, r.start, r.end)
 
 
 def prepare(student: Student, records: list[TrainRecord], frames: FrameLoader, *,
@@ -100,11 +110,18 @@ class _State:
     epoch: int = 0
     position: int = 0  # batches done in this epoch
     history: list[dict[str, float]] | None = None
+    val: list[dict[str, float]] = field(default_factory=list)  # the validation score after each epoch
 
 
 def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainConfig, *,
-          progress: bool = True) -> dict[str, Any]:
-    """Train ``student`` on ``examples``; write ``out/model``, ``history.jsonl`` and ``loss.png``."""
+          progress: bool = True, validate: Callable[[Student], float] | None = None) -> dict[str, Any]:
+    """Train ``student`` on ``examples``; write ``out/model``, ``history.jsonl`` and ``loss.png``.
+
+    With ``validate`` (a score on held-out data, higher is better) the student is scored after
+    every epoch and ``out/model`` holds the weights of the best epoch (the earliest of equals):
+    training length chosen on validation data, the same rule for every variant; the curve and
+    the chosen epoch are in the result and ``val.json``.
+    """
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     from accelerate.utils import DistributedType
@@ -182,6 +199,10 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
                 break
         else:
             state.epoch, state.position = state.epoch + 1, 0
+            if validate is not None:
+                _validate(student, validate, state, out / "best.pt", main)
+                if main:  # the score is kept with the step's state, so a resumed run does not score again
+                    _save_checkpoint(ckpt, accelerator.get_state_dict(student.model), optimizer, schedule, state)
     bar.close()
     weights = accelerator.get_state_dict(student.model)
     student.model = accelerator.unwrap_model(student.model)
@@ -190,6 +211,10 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     if main:
         _save_checkpoint(ckpt, weights, optimizer, schedule, state)
         if finished:
+            if state.val:  # the best epoch's weights
+                student.model.load_state_dict(torch.load(out / "best.pt", map_location="cpu", weights_only=True))
+                (out / "val.json").write_text(json.dumps({"curve": state.val, "selected_epoch": _best(state.val)},
+                                                         indent=2) + "\n")
             student.save(out / "model")
         (out / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in state.history))
         plot_history(state.history, out / "loss.png")
@@ -197,7 +222,31 @@ def train(student: Student, examples: Sequence[Example], out: Path, cfg: TrainCo
     return {"steps": state.step, "epochs_done": state.epoch, "finished": finished, "processes": world,
             "seconds": round(elapsed, 1),
             "target_tokens_per_s": round(tokens / max(elapsed, 1e-9), 1),
-            "final_loss": state.history[-1] if state.history else None}
+            "final_loss": state.history[-1] if state.history else None,
+            **({"val_curve": state.val, "selected_epoch": _best(state.val)} if state.val else {})}
+
+
+def _validate(student: Student, validate: Callable[[Student], float], state: _State, best: Path, main: bool) -> None:
+    """Score the epoch just finished; keep its weights in ``best`` when no earlier epoch scored higher."""
+    wrapped = student.model
+    model = student.model = getattr(wrapped, "module", wrapped)  # generation calls the model's own methods
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():  # scoring leaves training's RNG where it was
+            score = float(validate(student))
+    finally:
+        model.train()
+        student.model = wrapped
+    state.val.append({"epoch": state.epoch, "score": round(score, 5)})
+    if main and _best(state.val) == state.epoch:
+        tmp = best.with_suffix(".tmp")
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+        os.replace(tmp, best)
+
+
+def _best(val: list[dict[str, float]]) -> int:
+    """The epoch with the highest score, the earliest of equals."""
+    return int(max(val, key=lambda v: (v["score"], -v["epoch"]))["epoch"])
 
 
 def _step_loss(student: Student, examples: Sequence[Example], rows: list[int], answers: list[bool], lam: float,
@@ -304,7 +353,7 @@ def _save_checkpoint(path: Path, weights: dict[str, Any], optimizer: Any, schedu
     tmp = path.with_suffix(".tmp")
     torch.save({"model": weights, "optimizer": optimizer.state_dict(),
                 "schedule": schedule.state_dict(), "step": state.step, "epoch": state.epoch,
-                "position": state.position, "history": state.history,
+                "position": state.position, "history": state.history, "val": state.val,
                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}},
                tmp)
     os.replace(tmp, path)
@@ -322,7 +371,8 @@ def _load_checkpoint(path: Path, student: Student, optimizer: torch.optim.Optimi
     torch.set_rng_state(data["rng"]["torch"])
     np.random.set_state(data["rng"]["numpy"])
     random.setstate(data["rng"]["python"])
-    return _State(step=data["step"], epoch=data["epoch"], position=data["position"], history=data["history"])
+    return _State(step=data["step"], epoch=data["epoch"], position=data["position"], history=data["history"],
+                  val=data.get("val", []))
 
 
 def plot_history(history: list[dict[str, float]], path: Path) -> None:

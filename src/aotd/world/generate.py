@@ -53,6 +53,11 @@ class WorldConfig:
     max_text_p: float = 0.4  # reject a question whose answer a text-only count gives a higher probability
     open_ended: bool = False
     workers: int = 1
+    test_share: float = 0.15  # of the videos; val takes 0.15, train the rest (a larger test split: more power)
+
+    @property
+    def shares(self) -> tuple[tuple[str, float], ...]:
+        return (("train", 0.85 - self.test_share), ("val", 0.15), ("test", self.test_share))
 
     def validate(self) -> None:
         if self.videos < 1:
@@ -61,6 +66,8 @@ class WorldConfig:
             raise AotdError(f"--noise must be in [0, 1] or one of none/low/medium/high, got {self.noise}")
         if self.questions_per_video < 1:
             raise AotdError("--questions-per-video must be at least 1")
+        if not 0.05 <= self.test_share <= 0.5:
+            raise AotdError(f"--test-share must be in [0.05, 0.5], got {self.test_share}")
         if not 0.25 < self.max_text_p <= 1.0:
             raise AotdError(f"max_text_p must be in (0.25, 1] (chance is 0.25 with four options), got {self.max_text_p}")
 
@@ -82,10 +89,10 @@ def video_id_for(seed: int, index: int) -> str:
     return f"{digest[:2]}{index:03d}"
 
 
-def split_for(seed: int, index: int) -> str:
+def split_for(seed: int, index: int, shares: tuple[tuple[str, float], ...] = SPLITS) -> str:
     r = np.random.default_rng([seed, index, 7]).random()
     acc = 0.0
-    for name, share in SPLITS:
+    for name, share in shares:
         acc += share
         if r < acc:
             return name
@@ -187,6 +194,8 @@ def generate_world(cfg: WorldConfig, *, force: bool = False, progress: bool = Tr
             results.append(_work(job))
             bar.update()
     bar.close()
+    for r in results:
+        r.split = split_for(cfg.seed, r.index, cfg.shares)
 
     # each split is balanced on its own: balancing the whole pool would make a feature's rate in one
     # split the complement of its rate in the others, and text learnt on train anti-predictive on test
@@ -221,6 +230,7 @@ def generate_world(cfg: WorldConfig, *, force: bool = False, progress: bool = Tr
         "size": [WIDTH, HEIGHT],
         "open_ended": cfg.open_ended,
         "splits": {s: sum(r.split == s for r in results) for s, _ in SPLITS},
+        "split_shares": dict(cfg.shares),
         "questions": {s: len(v) for s, v in by_split.items()},
         "question_pool": balance_summary,
         "families": dict(sorted(Counter(rec["question_id"].split("_")[0] for v in by_split.values() for rec in v).items())),

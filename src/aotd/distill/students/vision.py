@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections import OrderedDict
 from pathlib import Path
 
@@ -114,3 +115,60 @@ def _peaks(head: torch.Tensor) -> torch.Tensor:
     cy = ((cell // gw).float() + regs[:, 3]) * STRIDE / height
     w, h = regs[:, 0].clamp(max=6).exp() / width, regs[:, 1].clamp(max=6).exp() / height
     return torch.stack([score, score * cx, score * cy, score * w, score * h], dim=2).flatten(1)
+
+
+class VideoFeatures:
+    """The tower's features of every frame of a video, computed once and sliced per question.
+
+    A question reads 32 frames sampled from its window; a video has a dozen questions, and a
+    demo trains and evaluates a dozen students on them. Decoding and running the tower per
+    question and per student repeated the same work ~100 times; here each video's frames are
+    decoded once, run through the tower in batches, kept in memory and (with ``directory``)
+    on disk as ``.npy`` keyed by the tower's weights and the file's path, size and mtime, so
+    that other processes (``aotd eval``) and later runs reuse them. ``features`` samples
+    exactly the frames ``data.video.sample_video`` would.
+    """
+
+    def __init__(self, tower: DetectorTower, directory: Path | None = None, remembered: int = 4096) -> None:
+        self.tower, self.remembered = tower, remembered
+        self.directory = None if directory is None else Path(directory) / tower.fingerprint()
+        self._videos: OrderedDict[tuple[str, int, int], torch.Tensor] = OrderedDict()
+
+    def features(self, path: str | Path, start_s: float | None = None, end_s: float | None = None,
+                 n: int = 32) -> torch.Tensor:
+        """(n, dim) features of the ``n`` frames sampled from [start_s, end_s] of the video."""
+        from aotd.data.sampling import sample_indices, window_to_frames
+        from aotd.data.video import probe_video
+
+        info = probe_video(path)
+        assert info.fps is not None and info.num_frames is not None
+        lo, hi = window_to_frames(start_s, end_s, info.fps, info.num_frames)
+        return self.video(path)[sample_indices(info.num_frames, n, lo, hi)]
+
+    def video(self, path: str | Path) -> torch.Tensor:
+        """(num_frames, dim) features of every frame of the video."""
+        from aotd.data.video import probe_video, read_frames
+
+        stat = Path(path).stat()
+        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+        feats = self._videos.get(key)
+        if feats is None:
+            file = None if self.directory is None else \
+                self.directory / (hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + ".npy")
+            if file is not None and file.exists():
+                feats = torch.from_numpy(np.load(file))
+            else:
+                n = probe_video(path).num_frames or 0
+                feats = torch.cat([self.tower._compute(read_frames(path, range(s, min(n, s + 256))))
+                                   for s in range(0, n, 256)])
+                if file is not None:
+                    file.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = file.with_suffix(f".{os.getpid()}.tmp")
+                    with open(tmp, "wb") as f:
+                        np.save(f, feats.numpy())
+                    os.replace(tmp, file)  # whole or absent, when several processes fill the store
+            self._videos[key] = feats
+        self._videos.move_to_end(key)
+        while len(self._videos) > self.remembered:
+            self._videos.popitem(last=False)
+        return feats

@@ -30,9 +30,9 @@ from torch.nn import functional as F
 
 from aotd.data.sampling import sample_indices
 from aotd.data.video import decode_all
-from aotd.paths import cache_dir
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.phrases import parse_action, world_actions
+from aotd.tools.embedded.weights import weights_file
 from aotd.tools.types import Action, Window
 from aotd.world.generate import WorldConfig, generate_world
 from aotd.world.vocab import OBJECTS, VERBS, world_classes
@@ -237,8 +237,8 @@ class ClipClassifier:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> ClipClassifier:
-        """Load weights from ``path`` (default: the user cache), training and caching them if missing."""
-        path = Path(path) if path is not None else cache_dir() / CACHE_FILE
+        """Load weights from ``path`` (default: the shipped ones; trained and cached if missing)."""
+        path = Path(path) if path is not None else weights_file(CACHE_FILE)
         if not path.exists():
             print(f"clip-cnn: no weights at {path}; training them once (about two minutes)", file=sys.stderr)
             train_clip_classifier(path)

@@ -26,10 +26,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from aotd.data.sampling import SampledFrames
-from aotd.paths import cache_dir
 from aotd.select.detection import DETECTABLE, BoxTuple, annotated_keyframes
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.color_detector import resolve_class
+from aotd.tools.embedded.weights import weights_file
 from aotd.tools.types import Box
 from aotd.world.generate import WorldConfig, generate_world
 
@@ -248,8 +248,8 @@ class CNNDetector:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> CNNDetector:
-        """The model at ``path``, or the cached default one (trained and cached if missing)."""
-        file = Path(path) if path is not None else cache_dir() / MODEL_FILE
+        """The model at ``path``, or the default one (shipped; trained and cached if missing)."""
+        file = Path(path) if path is not None else weights_file(MODEL_FILE)
         if not file.exists():
             if path is not None:
                 raise FileNotFoundError(f"no detector model at {file}; train one with train_cnn_detector")

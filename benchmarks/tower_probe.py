@@ -1,0 +1,92 @@
+"""What does the student's vision tower see? Linear probes of its features for each event.
+
+The embedded student reads the world only through the frozen detector tower
+(``distill.students.vision``). If a linear read-out of the tower's features over an event's
+window cannot tell the event's verb or object, no amount of distillation will teach the
+student what the agent's tools know. For every annotated event of a world (the simulator's
+action windows; evaluation only) the probe input is the features averaged over the event's
+frames and their change from its first to its last frame (``--no-delta`` drops the change). A softmax regression is
+fit on the train split's events and scored on val; chance is the majority class.
+
+    python benchmarks/tower_probe.py --data runs/demo/world
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from aotd.data.star_classes import StarClasses
+from aotd.distill.students.vision import DetectorTower, VideoFeatures
+from aotd.eval.grounding import load_video_meta
+
+
+def event_inputs(feats: torch.Tensor, first: int, last: int, delta: bool) -> torch.Tensor:
+    window = feats[first : last + 1]
+    parts = [window.mean(0)]
+    if delta:
+        parts.append(feats[last] - feats[first])
+    return torch.cat(parts)
+
+
+def probe(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, classes: int, *,
+          steps: int = 300, weight_decay: float = 1e-3) -> torch.Tensor:
+    """Predicted classes of ``x_test`` from a softmax regression fit (full batch) on the train events."""
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
+    a, b = (x_train - mean) / std, (x_test - mean) / std
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(a.shape[1], classes)
+    opt = torch.optim.Adam(layer.parameters(), lr=0.05, weight_decay=weight_decay)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(layer(a), y_train).backward()
+        opt.step()
+    with torch.no_grad():
+        return layer(b).argmax(1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--no-delta", action="store_true", help="only the window's mean features")
+    ap.add_argument("--out", type=Path, help="also write the figures as JSON here")
+    args = ap.parse_args()
+
+    meta = load_video_meta(args.data)
+    classes = StarClasses.load(args.data / "annotations" / "classes")
+    store = VideoFeatures(DetectorTower.pretrained())
+    rows: dict[str, list[tuple[torch.Tensor, str, str]]] = {"train": [], "val": []}
+    for video_id, info in meta.items():
+        if info["split"] not in rows:
+            continue
+        feats = store.video(args.data / "videos" / f"{video_id}.mp4")
+        for aid, start_s, end_s in info.get("actions") or []:
+            first = min(len(feats) - 1, int(round(start_s * info["fps"])))
+            last = max(first, min(len(feats) - 1, int(round(end_s * info["fps"]))))
+            rows[info["split"]].append((event_inputs(feats, first, last, not args.no_delta),
+                                        classes.action_verb(aid), classes.action_object(aid)))
+    results: dict[str, dict[str, float]] = {}
+    for k, target in ((1, "verb"), (2, "object")):
+        names = sorted({r[k] for split in rows.values() for r in split})
+        index = {n: i for i, n in enumerate(names)}
+        y_train = torch.tensor([index[r[k]] for r in rows["train"]])
+        y_val = torch.tensor([index[r[k]] for r in rows["val"]])
+        pred = probe(torch.stack([r[0] for r in rows["train"]]), y_train, torch.stack([r[0] for r in rows["val"]]),
+                     len(names))
+        majority = Counter(y_train.tolist()).most_common(1)[0][0]
+        results[target] = {"probe": round((pred == y_val).float().mean().item(), 4),
+                           "majority": round((y_val == majority).float().mean().item(), 4), "classes": len(names)}
+    both = {"train_events": len(rows["train"]), "val_events": len(rows["val"]), "delta": not args.no_delta}
+    print(json.dumps(both))
+    for target, r in results.items():
+        print(f"{target:<7} probe {r['probe']:.1%}   majority {r['majority']:.1%}   ({r['classes']} classes)")
+    if args.out:
+        args.out.write_text(json.dumps(both | results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
