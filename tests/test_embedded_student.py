@@ -338,16 +338,3 @@ def test_video_features_are_the_per_question_features_sliced_and_kept_on_disk(wo
     again.tower = None  # type: ignore[assignment]
     s = samples[0]
     assert torch.equal(again.features(s.video.path, s.start, s.end), _features(student, s))
-
-
-def test_the_motion_channel_is_an_option_and_configs_saved_without_it_load() -> None:
-    old = {k: v for k, v in TINY.__dict__.items() if k != "motion"}
-    assert EmbeddedStudentConfig.from_dict(old).motion is False
-    assert EmbeddedStudentConfig.from_dict({**old, "motion": True}).motion is True
-    with_motion = EmbeddedStudent(_tiny().tower, EmbeddedStudentConfig(**{**old, "motion": True}))
-    without = _tiny()
-    frames = with_motion.prepare_frames(_frames())
-    for student in (with_motion, without):
-        batch = student.collate([student.encode(frames, PROMPT, "B", ANSWER)])
-        assert student.logits(batch).shape[0] == 1
-    assert with_motion.num_parameters() > without.num_parameters()

@@ -51,7 +51,6 @@ class EmbeddedStudentConfig:
     dropout: float = 0.1
     max_length: int = 768  # text tokens, <bos> prompt <sep> target <eos>; the longest world CoTs are ~460
     seed: int = 0  # initial weights; construction leaves the global RNG alone
-    motion: bool = False  # each object's track also carries how far its box moved since the previous frame
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EmbeddedStudentConfig:
@@ -69,25 +68,19 @@ class FrameEncoder(nn.Module):
     The summary is the features max-pooled over time (what appears anywhere) and the same for
     their frame-to-frame changes (what moves). An object token is its class name's word
     embedding (shared with the text side) plus a projection of that class's 32-frame track
-    (score and box per frame, and with ``motion`` how far the box moved since the previous frame):
-    an option saying "the cup" meets the cup's track through one attention hop, which is what
-    lets a model this small bind words to pixels from a few hundred examples. The motion channel
-    is there because a linear probe of the tower's features tells an event's object at 16% (chance
-    11%) from the window's features, and at 52% from each class's motion (benchmarks/tower_probe.py):
-    which object an action involves is the one that moves, and a difference is hard for a small
-    MLP over raw positions to find from a few hundred examples. Frame tokens carry the frame id, for rationales that quote frames.
+    (score and box per frame): an option saying "the cup" meets the cup's track through one
+    attention hop, which is what lets a model this small bind words to pixels from a few
+    hundred examples. Frame tokens carry the frame id, for rationales that quote frames.
     """
 
     def __init__(self, cfg: EmbeddedStudentConfig, feature_dim: int, classes: int, per_class: int) -> None:
         super().__init__()
         self.k, self.d, self.classes, self.per_class = cfg.tokens_per_frame, cfg.d_model, classes, per_class
-        self.motion = cfg.motion
         self.inp = nn.LayerNorm(feature_dim)
         self.proj = nn.Sequential(nn.Linear(feature_dim, self.d), nn.GELU(), nn.Linear(self.d, self.k * self.d))
         self.summary = nn.Sequential(nn.Linear(2 * feature_dim, self.d), nn.GELU(), nn.Linear(self.d, self.d),
                                      nn.LayerNorm(self.d))
-        track_in = cfg.num_frames * (per_class + int(cfg.motion))
-        self.track = nn.Sequential(nn.Linear(track_in, self.d), nn.GELU(), nn.Linear(self.d, self.d))
+        self.track = nn.Sequential(nn.Linear(cfg.num_frames * per_class, self.d), nn.GELU(), nn.Linear(self.d, self.d))
         nn.init.normal_(self.track[-1].weight, std=0.02)  # start as the class word, learn the track
         nn.init.zeros_(self.track[-1].bias)
         self.norm = nn.LayerNorm(self.d)
@@ -99,13 +92,9 @@ class FrameEncoder(nn.Module):
         (summary, objects, frames) and the summary (B, d)."""
         b, n = feats.shape[:2]
         tracks = feats[..., : self.classes * self.per_class].reshape(b, n, self.classes, self.per_class)
-        if self.motion:  # |change| of score * (cx, cy, w, h) since the previous frame; 0 at the first
-            moved = (tracks[:, 1:, :, 1:] - tracks[:, :-1, :, 1:]).abs().sum(-1, keepdim=True)
-            tracks = torch.cat([tracks, F.pad(moved, (0, 0, 0, 0, 1, 0))], -1)
-        width = tracks.shape[-1]
-        tracks = tracks.permute(0, 2, 1, 3).reshape(b, self.classes, n * width)
+        tracks = tracks.permute(0, 2, 1, 3).reshape(b, self.classes, n * self.per_class)
         if n < self.frame_pos.shape[0]:
-            tracks = F.pad(tracks, (0, (self.frame_pos.shape[0] - n) * width))
+            tracks = F.pad(tracks, (0, (self.frame_pos.shape[0] - n) * self.per_class))
         objects = class_words.unsqueeze(0) + self.track(tracks)
         x = self.inp(feats)
         appears = x.amax(dim=1)
