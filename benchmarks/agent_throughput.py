@@ -1,16 +1,22 @@
-"""Agent throughput on the embedded world: questions planned, executed and judged per second.
+"""Agent throughput on the embedded world: questions per second, where a question's time goes,
+and what STAR's train split would take.
 
     python benchmarks/agent_throughput.py [--data WORLD] [--questions 100] [--config configs/embedded.yaml]
 
-Without --data it generates a 30-video world in a temporary folder. Runs the agent twice on
-the same questions — programs in a killable worker process (the default) and in-process —
-and prints questions/s, accuracy and the time split (loading frames, planning, executing).
-The first run also pays for loading (or training, when not cached) the tool models.
+Without --data it generates a 30-video world in a temporary folder. Runs the agent on the same
+questions three ways, with no tool-output cache: every program in a sandbox worker (the default),
+in-process (no isolation: the floor isolation is measured against), and in workers with
+``--workers 2``. For each it prints questions/s and the split of a question's time: loading its
+frames, planning, the tools, and the sandbox's own overhead (executing minus the tools' time),
+then the projected wall time of STAR's 45.7K train questions on this machine, per worker process.
+The first run also pays for loading the tool models.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +25,23 @@ from aotd.agent.build import build_planner, tool_factory
 from aotd.agent.stage import AgentStage, run_agent
 from aotd.config import SandboxConfig, load_config
 from aotd.data.loaders import load_dataset
+from aotd.runner import timings_path
 from aotd.world.generate import WorldConfig, generate_world
+
+STAR_TRAIN = 45_731  # questions in STAR's train split
+
+
+def _split(out: Path) -> dict[str, float]:
+    """Mean seconds per question: load, plan, tools (the traced calls), sandbox (exec - tools)."""
+    timings = [json.loads(line) for line in timings_path(out).read_text().splitlines() if line.strip()]
+    tools = []
+    for line in out.read_text().splitlines():
+        record = json.loads(line)
+        tools.append(sum(c.get("duration_s") or 0.0 for c in (record.get("sandbox") or {}).get("calls") or []))
+    n = max(1, len(timings))
+    load, plan, execute = (sum(t.get(k, 0.0) for t in timings) / n for k in ("load_s", "plan_s", "exec_s"))
+    tool = sum(tools) / max(1, len(tools))
+    return {"load": load, "plan": plan, "tools": tool, "sandbox": max(0.0, execute - tool)}
 
 
 def main() -> None:
@@ -34,25 +56,34 @@ def main() -> None:
             data = Path(tmp) / "world"
             generate_world(WorldConfig(out=data, videos=30, seed=99, workers=2), progress=False)
         cfg = load_config(args.config)
-        ds = load_dataset("star", data)
-        samples = ds.samples[: args.questions]
+        samples = load_dataset("star", data).samples[: args.questions]
         t0 = time.perf_counter()
         factory = tool_factory(cfg)
         planner = build_planner(cfg.planner)
-        print(f"tools {cfg.tools.model_dump()} loaded in {time.perf_counter() - t0:.1f} s")
-        print(f"{'mode':<12} {'questions':>9} {'q/s':>6} {'acc':>6} {'load ms':>8} {'plan ms':>8} {'exec ms':>8}")
-        for isolate in (True, False):
-            out = Path(tmp) / f"traces_{isolate}.jsonl"
+        print(f"tools {cfg.tools.model_dump()} loaded in {time.perf_counter() - t0:.1f} s; {len(samples)} questions, "
+              f"{os.cpu_count()} cores")
+        print(f"{'mode':<22} {'q/s':>6} {'acc':>6} {'load ms':>8} {'plan ms':>8} {'tools ms':>9} {'sandbox ms':>11} "
+              f"{'STAR train':>11}")
+        rates = {}
+        for mode, isolate, workers in (("worker per program", True, 1), ("in-process", False, 1),
+                                       ("workers, --workers 2", True, 2)):
+            out = Path(tmp) / f"traces_{len(rates)}.jsonl"
             run_cfg = cfg.model_copy(update={"sandbox": SandboxConfig(**{**cfg.sandbox.model_dump(), "isolate": isolate})})
-            stage = AgentStage(run_cfg, planner=planner, tools=factory)
+            stage = AgentStage(run_cfg, planner=planner, tools=factory) if workers == 1 else AgentStage(run_cfg)
             t0 = time.perf_counter()
-            report, summary = run_agent(samples, stage, out, progress=False)
-            elapsed = time.perf_counter() - t0
-            t = report.timings
-
-            mode = "worker" if isolate else "in-process"
-            print(f"{mode:<12} {report.written:>9} {report.written / elapsed:>6.2f} {summary['accuracy']:>6.3f} "
-                  f"{1000 * t['load_s']:>8.1f} {1000 * t['plan_s']:>8.1f} {1000 * t['exec_s']:>8.1f}")
+            report, summary = run_agent(samples, stage, out, workers=workers, progress=False)
+            rate = rates[mode] = report.written / (time.perf_counter() - t0)
+            split = _split(out)
+            hours = STAR_TRAIN / rate / 3600
+            print(f"{mode:<22} {rate:>6.2f} {summary['accuracy']:>6.3f} {1000 * split['load']:>8.1f} "
+                  f"{1000 * split['plan']:>8.1f} {1000 * split['tools']:>9.1f} {1000 * split['sandbox']:>11.1f} "
+                  f"{hours:>9.2f} h")
+        ratio = rates["worker per program"] / rates["in-process"]
+        print(f"\nisolation keeps {ratio:.2f}x of in-process throughput")
+        per_worker = rates["workers, --workers 2"] / 2
+        print(f"STAR's {STAR_TRAIN:,} train questions: " + ", ".join(
+            f"{k} worker{'s' if k > 1 else ''} {STAR_TRAIN / (per_worker * k) / 60:.0f} min" for k in (1, 2, 4, 8, 16))
+            + " (linear in workers up to the cores; more machines: `--executor ray`, the same per worker)")
 
 
 if __name__ == "__main__":

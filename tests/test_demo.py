@@ -3,21 +3,32 @@ report and its machine-readable summary."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from aotd import demo
 from aotd.demo import CONTROLS, VARIANTS, run_demo
 from aotd.errors import AotdError
 
-pytestmark = pytest.mark.slow  # a 24-video world, seven one-epoch students: a few minutes
+pytestmark = pytest.mark.slow  # a 24-video world, ten one-epoch students: a few minutes
 
 
-def test_the_tiny_demo_writes_a_summary_with_intervals_and_controls(tmp_path: Path) -> None:
+def test_the_tiny_demo_writes_a_summary_with_intervals_controls_and_sweeps(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # the full size's sweeps, at one point each: half the labels, and λ = 0
+    monkeypatch.setitem(demo.SIZES, "tiny", dataclasses.replace(demo.SIZES["tiny"], data_fractions=(0.5,), lambdas=(0.0,)))
     report = run_demo(tmp_path, size="tiny", seeds=1, seed=1, workers=1, log=lambda _: None)
     summary = json.loads((report / "summary.json").read_text())
-    assert set(summary["variants"]) == {*VARIANTS, *CONTROLS}
+    sweeps = {"instruct-data50", "aotd-data50", "aotd-lambda0"}
+    assert set(summary["variants"]) == {*VARIANTS, *CONTROLS, *sweeps}
+    assert {"aotd-data50 - instruct-data50", "aotd-lambda0 - instruct"} <= set(summary["comparisons"])
+    half = [line for line in (tmp_path / "data" / "instruct-data50.jsonl").read_text().splitlines() if line]
+    full = [line for line in (tmp_path / "data" / "instruct.jsonl").read_text().splitlines() if line]
+    assert len(half) == round(len(full) / 2)
+    assert json.loads((tmp_path / "students" / "aotd-lambda0-seed1" / "train.json").read_text())["steps"] > 0
     for variant in summary["variants"].values():
         assert set(variant["seeds"]["1"]) == {"overall", "Interaction", "Sequence", "Prediction", "Feasibility"}
     diff = summary["comparisons"]["aotd - instruct"]
@@ -34,15 +45,11 @@ def test_the_tiny_demo_writes_a_summary_with_intervals_and_controls(tmp_path: Pa
     assert json.loads((tmp_path / "results" / "blind-aotd-seed1.json").read_text())["blind"] is True
     val = summary["validation"]["aotd-seed1"]  # training length chosen on val, for every student
     assert val["selected_epoch"] == 1 and 0 <= val["curve"][0]["score"] <= 1
-    assert set(summary["validation"]) == {f"{v}-seed1" for v in (*VARIANTS, *CONTROLS)}
-    assert "Training length, chosen on the val split" in text
+    assert set(summary["validation"]) == {f"{v}-seed1" for v in (*VARIANTS, *CONTROLS, *sweeps)}
+    assert "Training length, chosen on the val split" in text and "Sweeps: the share of labels and λ" in text
 
 
 def test_a_world_without_test_videos_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataclasses
-
-    from aotd import demo
-
     monkeypatch.setitem(demo.SIZES, "tiny", dataclasses.replace(demo.SIZES["tiny"], test_share=0.05))
     with pytest.raises(AotdError, match="no test videos"):  # at a 5% test share seed 0's 24 videos miss test
         run_demo(tmp_path, size="tiny", seeds=1, seed=0, workers=1, log=lambda _: None)

@@ -8,7 +8,6 @@ the sandbox itself is real.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import resource
 import signal
@@ -418,6 +417,17 @@ HOSTILE_LIMITS = Limits(timeout_s=2, memory_mb=512, max_ops=10**12, max_iteratio
                         max_alloc=10**15)  # only the OS limits are left to stop these
 
 
+def _sandbox_workers() -> list[int]:
+    """Pids of the workers the sandbox's server has forked and not yet reaped (Linux /proc)."""
+    from aotd.agent.sandbox import process
+
+    server = process._SERVERS.get(os.getpid())
+    if server is None:
+        return []
+    pid = server.proc.pid
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -436,7 +446,7 @@ def test_worker_is_stopped_and_parent_survives(body: str, kind: str) -> None:
     assert outcome(result) == kind, result.error
     assert elapsed < HOSTILE_LIMITS.timeout_s + 2.5
     assert _maxrss_mb() - rss_before < 100  # the parent never held the bomb
-    assert not [p for p in multiprocessing.active_children() if p.name == "aotd-sandbox"]
+    assert not _sandbox_workers()
     # and the parent still works, immediately
     again = run_program("def execute_command(video, question, choices):\n    return choices[0]\n", tools={},
                         inputs=INPUTS)
@@ -466,9 +476,8 @@ def test_worker_is_killed_on_time_during_a_slow_tool() -> None:
 
 def test_worker_that_dies_is_reported_as_crashed() -> None:
     def assassin() -> str:
-        for child in multiprocessing.active_children():
-            if child.name == "aotd-sandbox":
-                os.kill(child.pid, signal.SIGTERM)
+        for pid in _sandbox_workers():
+            os.kill(pid, signal.SIGTERM)
         time.sleep(0.2)
         return "done"
 
@@ -482,3 +491,62 @@ def test_tool_arguments_must_be_data_in_the_worker() -> None:
     source = "def execute_command(video, question, choices):\n    return detect(video, lambda: 1, [])\n"
     result = run_program(source, tools=CORPUS_TOOLS, inputs=INPUTS)
     assert outcome(result) == "runtime" and "plain data" in result.error.message
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for init, which may be slow in a container)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+CALLER = '''
+import os, threading, time
+from pathlib import Path
+from aotd.agent.sandbox import Limits, process, run_program
+
+def report():
+    time.sleep(1.0)
+    server = process._SERVERS[os.getpid()].proc.pid
+    print(server, *Path(f"/proc/{server}/task/{server}/children").read_text().split(), flush=True)
+
+threading.Thread(target=report, daemon=True).start()
+run_program("def execute_command(video, question, choices):\\n    return wait()\\n", tools={"wait": lambda: time.sleep(60)},
+            inputs={"video": None, "question": "q", "choices": ["a"]}, limits=Limits(timeout_s=60))
+'''
+
+
+def test_no_worker_or_server_outlives_a_caller_killed_mid_program(tmp_path: Path) -> None:
+    """SIGKILL the caller while its worker waits for a tool's reply: the server and the worker go
+    within seconds (the worker holds no end of the caller's pipe, and both die with their parent)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "caller.py"
+    script.write_text(CALLER)
+    caller = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in (caller.stdout.readline() if caller.stdout else "").split()]
+    finally:
+        caller.kill()
+        caller.wait()
+    assert len(pids) == 2, pids  # the server and the worker waiting
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_running(p) for p in pids):
+        time.sleep(0.1)
+    assert not [p for p in pids if _running(p)]
+
+
+def test_a_clip_reaches_the_worker_without_its_pixels_and_tools_get_the_original() -> None:
+    import numpy as np
+
+    from aotd.data.sampling import SampledFrames
+    from aotd.tools.clip import Clip
+
+    clip = Clip(SampledFrames(np.full((32, 12, 16, 3), 7, np.uint8), list(range(32)), 10.0), "v1").trim(4, 9)
+    source = ("def execute_command(video, question, choices):\n"
+              "    return [video.first, video.last, video.video_id, brightness(video)]\n")
+    result = run_program(source, tools={"brightness": lambda c: int(c.frames().mean()) * len(c)},
+                         inputs={"video": clip, "question": "q", "choices": ["a"]})
+    assert result.ok and result.value == [4, 9, "v1", 42]

@@ -482,8 +482,10 @@ def _classes(data: Path):  # noqa: ANN202 - StarClasses, imported lazily
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option(help="folder for everything the demo writes")] = Path("runs/demo"),
-    size: Annotated[str, typer.Option(help="small (the default demo) | full (a 1,000-video world) | tiny (a smoke test)")] = "small",
-    seeds: Annotated[int, typer.Option(help="train the Instruct, AoTD and unfiltered students with this many seeds (controls: one)")] = 2,
+    size: Annotated[str, typer.Option(help="small (the default demo) | full (a 1,000-video world, three seeds, "
+                                           "a data-size curve and a λ sweep) | tiny (a smoke test)")] = "small",
+    seeds: Annotated[int | None, typer.Option(help="training seeds of every compared variant (controls: one); "
+                                                   "default: 2, or 3 at --size full")] = None,
     seed: Annotated[int, typer.Option(help="the world's seed and the first training seed")] = 0,
     workers: Annotated[int, typer.Option(help="processes for the agent")] = 2,
 ) -> None:

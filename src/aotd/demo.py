@@ -1,8 +1,10 @@
 """``aotd demo``: the whole method on the embedded world, then a report.
 
-World -> step 1 (Table 1) -> step 2 on the train split -> step 3 (Table 2) -> three training
-sets from the same labels (Instruct: answers only; AoTD: answers + verified CoTs; unfiltered:
-answers + every CoT) -> a student of each, per seed -> every student and the agent on the
+World -> step 1 (Table 1) -> step 2 on every train question -> step 3 (Table 2) -> training sets
+from the same labels (Instruct: answers only; AoTD: answers + verified CoTs; unfiltered: answers
++ as many unverified CoTs) -> a student of each per seed, plus controls (shuffled rationales,
+blind students) and, at ``--size full``, a data-size curve and a λ sweep; every student's
+training length chosen on the val split by one rule -> every student and the agent on the
 held-out test split (Tables 4/6 in miniature), rationale grounding (Table 7) and cost -> the
 report. Every stage writes its files under ``out`` and is skipped when they exist, so a killed
 demo started again continues where it stopped. Students are evaluated in their own processes,
@@ -12,6 +14,7 @@ so each one's peak memory is its own.
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
@@ -35,35 +38,78 @@ class DemoSize:
     videos: int
     select_questions: int  # train questions step 1 scores
     agent_questions: int | None  # train questions the agent answers (None: all)
-    epochs: int
+    epochs: int  # at most: each student keeps its best epoch on val
     rationale_eval: int  # test questions whose generated rationales are scored for grounding
     test_share: float = 0.3  # of the videos: ~700 test questions at 200 videos (a paired difference's SE ~2 points)
+    seeds: int = 2  # training seeds of every variant of the main comparison and the sweeps
+    data_fractions: tuple[float, ...] = ()  # the data-size curve: Instruct and AoTD on these shares of the labels
+    lambdas: tuple[float, ...] = ()  # the λ sweep: AoTD with these weights besides λ = 1
 
 
-SIZES = {"tiny": DemoSize(videos=24, select_questions=20, agent_questions=40, epochs=1, rationale_eval=4),  # tests
+SIZES = {"tiny": DemoSize(videos=24, select_questions=20, agent_questions=40, epochs=1, rationale_eval=4, seeds=1),
          "small": DemoSize(videos=200, select_questions=200, agent_questions=None, epochs=6, rationale_eval=60),
          "full": DemoSize(videos=1000, select_questions=600, agent_questions=None, epochs=8, rationale_eval=300,
-                          test_share=0.15)}
+                          test_share=0.15, seeds=3, data_fractions=(0.25, 0.5), lambdas=(0.0, 0.5, 2.0))}
 
 
-def run_demo(out: Path, *, size: str = "small", seeds: int = 2, seed: int = 0, workers: int = 2,
+@dataclass(frozen=True)
+class Run:
+    """One student the demo trains and evaluates: ``<variant>-seed<seed>``, trained on
+    ``data/<data>.jsonl`` with weight ``lam`` on L_rationale, on black frames when ``blind``."""
+
+    variant: str
+    data: str
+    seed: int
+    lam: float = 1.0
+    blind: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant}-seed{self.seed}"
+
+
+def fraction_tag(fraction: float) -> str:
+    return f"data{round(100 * fraction)}"
+
+
+def lambda_tag(lam: float) -> str:
+    """0.5 -> "lambda0_5": variant names stay word characters (the report parses them)."""
+    return "lambda" + f"{lam:g}".replace(".", "_")
+
+
+def plan(spec: DemoSize, seeds: int, seed: int) -> list[Run]:
+    """Every student of a demo, in training order: the main comparison per seed, the controls
+    (one seed), then the data-size curve and the λ sweep per seed."""
+    runs = [Run(v, v, seed + k) for v in VARIANTS for k in range(seeds)]
+    runs += [Run("aotd-shuffled", "aotd-shuffled", seed), Run("blind-instruct", "instruct", seed, blind=True),
+             Run("blind-aotd", "aotd", seed, blind=True)]
+    for fraction in spec.data_fractions:
+        runs += [Run(f"{v}-{fraction_tag(fraction)}", f"{v}-{fraction_tag(fraction)}", seed + k)
+                 for v in ("instruct", "aotd") for k in range(seeds)]
+    for lam in spec.lambdas:
+        runs += [Run(f"aotd-{lambda_tag(lam)}", "aotd", seed + k, lam=lam) for k in range(seeds)]
+    return runs
+
+
+def run_demo(out: Path, *, size: str = "small", seeds: int | None = None, seed: int = 0, workers: int = 2,
              log: Callable[[str], None] = print) -> Path:
     """Run (or continue) the demo in ``out``; returns the report folder."""
     if size not in SIZES:
         raise AotdError(f"--size {size!r}: expected one of {', '.join(SIZES)}")
+    spec = SIZES[size]
+    seeds = spec.seeds if seeds is None else seeds
     if seeds < 1:
         raise AotdError(f"--seeds must be at least 1, got {seeds}")
-    spec = SIZES[size]
     out.mkdir(parents=True, exist_ok=True)
     (out / "demo.json").write_text(json.dumps({"size": size, "seeds": seeds, "seed": seed, **spec.__dict__}, indent=2))
     clock = _Clock(log, out / "timings.json")
     world = _world(out, spec, seed, workers, clock)
     cfg = _select(out, world, spec, clock)
     _agent_and_cot(out, world, cfg, spec, workers, clock)
-    _build(out, world, clock)
-    runs = [(v, seed + k) for v in VARIANTS for k in range(seeds)] + [(v, seed) for v in CONTROLS]
-    for variant, k in runs:
-        _train(out, world, variant, k, spec, clock)
+    _build(out, world, spec, clock)
+    runs = plan(spec, seeds, seed)
+    for run in runs:
+        _train(out, world, run, spec, clock)
     _evaluate(out, world, runs, spec, clock)
     _controls(out, world, clock)
     from aotd.report import write_report
@@ -174,7 +220,7 @@ def _agent_and_cot(out: Path, world: Path, cfg, spec: DemoSize, workers: int, cl
     clock.done(f"viewer: {out / 'site' / 'index.html'}")
 
 
-def _build(out: Path, world: Path, clock: _Clock) -> None:
+def _build(out: Path, world: Path, spec: DemoSize, clock: _Clock) -> None:
     from aotd.cot.stage import read_cots
     from aotd.data.loaders import load_dataset
     from aotd.distill.build import build_records, summary
@@ -197,10 +243,19 @@ def _build(out: Path, world: Path, clock: _Clock) -> None:
         if variant == "aotd":
             verified = counts["rationale"]
         clock.log(f"   {variant:<13} {counts}")
+    for fraction in spec.data_fractions:  # the same seeded subset of the labels for Instruct and AoTD
+        ids = {s.sample_id for s in random.Random(0).sample(samples, round(fraction * len(samples)))}
+        part = [s for s in samples if s.sample_id in ids]
+        for variant, no_cot in (("instruct", True), ("aotd", False)):
+            path = out / "data" / f"{variant}-{fraction_tag(fraction)}.jsonl"
+            if not path.exists():
+                export(build_records(part, [c for c in cots if c.sample_id in ids], cot_filter="verified",
+                                     no_cot=no_cot, source=str(world)), path, "aotd")
+            clock.log(f"   {path.stem:<13} {summary(read_train_records(path))}")
     clock.done("training sets written")
 
 
-def _train(out: Path, world: Path, variant: str, seed: int, spec: DemoSize, clock: _Clock) -> None:
+def _train(out: Path, world: Path, run: Run, spec: DemoSize, clock: _Clock) -> None:
     from aotd.config import DistillConfig
     from aotd.distill.export import read_train_records
     from aotd.distill.students import build_student
@@ -208,24 +263,24 @@ def _train(out: Path, world: Path, variant: str, seed: int, spec: DemoSize, cloc
     from aotd.distill.train import prepare, train, video_inputs
     from aotd.distill.train_config import TrainConfig
 
-    run = out / "students" / f"{variant}-seed{seed}"
-    clock.stage(f"train the {variant} student, seed {seed}")
-    if (run / "model").exists():
+    folder = out / "students" / run.name
+    clock.stage(f"train the {run.variant} student, seed {run.seed}")
+    if (folder / "model").exists():
         clock.done("already trained")
         return
-    # every variant and control: the same budget and settings
-    settings = TrainConfig(epochs=spec.epochs, lr=2e-3, batch_size=16, seed=seed, checkpoint_every=50)
+    # every variant and control: the same budget and settings (the λ sweep changes λ alone)
+    settings = TrainConfig(epochs=spec.epochs, lr=2e-3, batch_size=16, seed=run.seed, checkpoint_every=50, lam=run.lam)
     student = build_student(DistillConfig(student="embedded", train=settings))
-    blind = variant.startswith("blind-")
-    records = read_train_records(out / "data" / f"{variant.removeprefix('blind-')}.jsonl")
+    blind = run.blind
+    records = read_train_records(out / "data" / f"{run.data}.jsonl")
     loader = video_inputs(student)
     if blind:  # black frames: what the text alone teaches
         black = student.prepare_frames(np.zeros((student.config.num_frames, *FRAME_SIZE, 3), np.uint8))
         loader = lambda r: black  # noqa: E731
     # training length chosen on the val split, by the same rule for every variant: the best epoch's weights
-    result = train(student, prepare(student, records, loader), run, settings,
+    result = train(student, prepare(student, records, loader), folder, settings,
                    validate=_val_accuracy(world, loader if blind else None))
-    (run / "train.json").write_text(json.dumps(result, indent=2) + "\n")
+    (folder / "train.json").write_text(json.dumps(result, indent=2) + "\n")
     curve = " ".join(f"{v['score']:.3f}" for v in result.get("val_curve", []))
     clock.done(f"{result['steps']} steps, final loss {result['final_loss']['loss'] if result['final_loss'] else '-'}; "
                f"val accuracy by epoch {curve}, epoch {result.get('selected_epoch')} kept")
@@ -254,17 +309,17 @@ def _val_accuracy(world: Path, blind_loader: Callable | None) -> Callable:
     return accuracy
 
 
-def _evaluate(out: Path, world: Path, runs: list[tuple[str, int]], spec: DemoSize, clock: _Clock) -> None:
+def _evaluate(out: Path, world: Path, runs: list[Run], spec: DemoSize, clock: _Clock) -> None:
     results = out / "results"
     results.mkdir(exist_ok=True)
     clock.stage("evaluate the agent on the test split")
     _cli(["eval", "--traces", str(out / "agent_test.jsonl"), "--data", str(world), "--split", "test",
           "--out", str(results / "agent.json")])
     clock.done("agent scored")
-    for variant, seed in runs:
-        name = f"{variant}-seed{seed}"
+    for run in runs:
+        name, variant = run.name, run.variant
         model = out / "students" / name / "model"
-        blind = ["--blind"] if variant.startswith("blind-") else []
+        blind = ["--blind"] if run.blind else []
         clock.stage(f"evaluate {name} on the test split")
         if not (results / f"{name}.json").exists():
             _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test", *blind,

@@ -131,6 +131,45 @@ def controls_table(data: dict[str, Any]) -> str | None:
     return "\n".join(lines)
 
 
+_DATA = re.compile(r"(instruct|aotd)-data(\d+)")
+_LAMBDA = re.compile(r"aotd-lambda([\d_]+)")
+
+
+def _sweep_pairs(variants: Any) -> list[tuple[str, str]]:
+    """The size sweep's AoTD - Instruct at each share of the labels; the λ sweep's AoTD - Instruct."""
+    pairs = [(v, "instruct-" + m[2]) for v in variants if (m := _DATA.fullmatch(v)) and m[1] == "aotd"]
+    return pairs + [(v, "instruct") for v in variants if _LAMBDA.fullmatch(v)]
+
+
+def sweeps_table(data: dict[str, Any], comparisons: dict[str, Any]) -> str | None:
+    """The data-size curve (Instruct and AoTD on shares of the labels) and the λ sweep, with
+    AoTD - Instruct and its 95% interval at each point."""
+    students = data["students"]
+
+    def acc(variant: str) -> str:
+        return _fmt([_acc(r["answer"]) for r in students.get(variant, {}).values() if "answer" in r])
+
+    def diff(name: str) -> str:
+        c = comparisons.get(name)
+        return "–" if not c else f"{100 * c['difference']:+.1f} [{100 * c['ci95'][0]:+.1f}, {100 * c['ci95'][1]:+.1f}]"
+
+    shares = sorted({int(m[2]) for v in students if (m := _DATA.fullmatch(v))})
+    lambdas = sorted({m[1] for v in students if (m := _LAMBDA.fullmatch(v))}, key=lambda t: float(t.replace("_", ".")))
+    if not shares and not lambdas:
+        return None
+    lines = ["| sweep | point | Instruct (%) | AoTD (%) | AoTD − Instruct [95% CI] |", "|---|---|---:|---:|---:|"]
+    for pct in shares:
+        lines.append(f"| labels | {pct}% | {acc(f'instruct-data{pct}')} | {acc(f'aotd-data{pct}')} | "
+                     f"{diff(f'aotd-data{pct} - instruct-data{pct}')} |")
+    if shares:
+        lines.append(f"| labels | 100% | {acc('instruct')} | {acc('aotd')} | {diff('aotd - instruct')} |")
+    points = [(t.replace("_", "."), f"aotd-lambda{t}") for t in lambdas] + [("1", "aotd")]
+    for lam, variant in sorted(points, key=lambda p: float(p[0])):
+        name = f"{variant} - instruct"
+        lines.append(f"| λ | {lam} | {acc('instruct')} | {acc(variant)} | {diff(name)} |")
+    return "\n".join(lines)
+
+
 def validation_table(data: dict[str, Any]) -> str | None:
     """Each student's val accuracy after every epoch and the epoch whose weights were kept."""
     val = data.get("validation") or {}
@@ -249,7 +288,8 @@ def summary(data: dict[str, Any]) -> dict[str, Any]:
                              "sd": statistics.stdev(accs) if len(accs) > 1 else None}
     comparisons = {}
     for a, b in (("aotd", "instruct"), ("unfiltered", "instruct"), ("aotd", "unfiltered"),
-                 ("aotd-shuffled", "aotd"), ("blind-aotd", "aotd"), ("blind-instruct", "instruct")):
+                 ("aotd-shuffled", "aotd"), ("blind-aotd", "aotd"), ("blind-instruct", "instruct"),
+                 *_sweep_pairs(correct)):
         if correct.get(a) and correct.get(b):
             comparisons[f"{a} - {b}"] = paired_bootstrap(correct[a], correct[b])
     agent = data["agent"]
@@ -413,6 +453,13 @@ def write_report(run: Path, out: Path) -> Path:
                             f"{100 * c['ci95'][1]:+.1f}] | {c['questions']} | {c['seeds'][0]} vs {c['seeds'][1]} |")
         parts += [("text", "Paired bootstrap over test questions and training seeds (2,000 draws):"),
                   ("table", "\n".join(rows))]
+    sweeps = sweeps_table(data, comparisons)
+    if sweeps:
+        parts += [("h2", "Sweeps: the share of labels and λ"),
+                  ("text", "Instruct and AoTD on the same seeded share of the train labels (where Distilling "
+                           "Step-by-Step reports its largest gains), and AoTD with other weights on L_rationale; "
+                           "every point with the same budget and selection on val."),
+                  ("table", sweeps)]
     if controls_table(data):
         parts += [("h2", "Controls: what text alone answers"), ("table", controls_table(data))]
     parts.append(("h2", "Table 7: grounding of rationales"))

@@ -66,6 +66,13 @@ class Clip:
             raise ToolInputError(f"no frames of this clip lie in {lo}..{hi} (the clip has {self.first}..{self.last})")
         return Clip(self.sampled, self.video_id, ids)
 
+    def __sandbox_view__(self) -> Clip:
+        """What a sandbox worker gets: the same ids and names without the pixels (tools, which
+        read them, run in the caller and receive the original)."""
+        empty = np.empty((self.num_sampled, 0, 0, 3), np.uint8)
+        return Clip(SampledFrames(frames=empty, source_indices=self.sampled.source_indices, fps=self.sampled.fps),
+                    self.video_id, self.ids)
+
     def to_json(self) -> dict[str, object]:
         return {"video_id": self.video_id, "frames": [self.first, self.last], "count": len(self.ids)}
 

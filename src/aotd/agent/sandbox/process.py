@@ -1,14 +1,19 @@
 """The two ways to run a program: in this process, or in a worker process that can be killed.
 
-``run_program`` forks a worker that runs only the interpreter, under an address-space cap
-(``RLIMIT_AS``: what it inherited plus ``memory_mb``) and a CPU-time backstop; the parent kills it
-at the deadline. The tools stay in the parent, with the models, the GPU and the caches (CUDA does
+``run_program`` runs each program in a fresh worker process that runs only the interpreter, under
+an address-space cap (``RLIMIT_AS``: what it started with plus ``memory_mb``) and a CPU-time
+backstop; the parent kills it at the deadline. Workers are forked by a small server process
+(``server``), started once per caller, that holds only the interpreter and the input types'
+modules: forking the caller itself, with torch and the models, cost ~140 ms a program. A worker
+does not hold the caller's end of its pipe, so it sees end of file when the caller dies. The tools stay in the parent, with the models, the GPU and the caches (CUDA does
 not survive a fork, and a model's address space would count against the cap): each tool call
 travels to the parent over a pipe, runs there, and its output travels back. So the parent records
 the trace, which survives a worker that is killed, and tool outputs must be picklable.
 
 Inputs and tool outputs that are not plain Python data (a video, a detection) go back to the
-parent as references, so a video is not pickled again on every call. The program cannot mutate
+parent as references, so a video is not pickled again on every call. An input whose type offers
+``__sandbox_view__()`` is sent to the worker as that light copy (a clip without its pixels: only
+the tools read pixels, and they run in the parent on the original). The program cannot mutate
 such objects: it can neither set attributes nor assign items on anything but lists and dicts.
 
 The worker is a resource boundary, not a privilege boundary: it runs as the same user, and what
@@ -18,6 +23,7 @@ address-space cap needs Linux's /proc.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import multiprocessing
@@ -25,14 +31,17 @@ import os
 import pickle
 import resource
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
 from typing import Any
 
+from . import server
 from .errors import SizeLimit
 from .limits import Limits
 from .runner import Outcome, check_tool_names, run_source
@@ -73,28 +82,94 @@ def run_program(source: str, *, tools: Mapping[str, Callable[..., Any]], inputs:
     check_tool_names(tools)
     start = time.perf_counter()
     deadline = time.monotonic() + limits.timeout_s
-    context = multiprocessing.get_context("fork")
-    parent_end, worker_end = context.Pipe()
+    parent_end, worker_end = multiprocessing.Pipe()
     recorder = ToolRecorder(tools)
-    worker = context.Process(target=_worker, args=(worker_end, source, tuple(tools), inputs, entry, limits, deadline),
-                             name="aotd-sandbox", daemon=True)
+    views = {k: v.__sandbox_view__() if hasattr(type(v), "__sandbox_view__") else v for k, v in inputs.items()}
     kill_at = deadline + _GRACE_S
-    worker.start()
-    worker_end.close()
-    # Kills the worker on time even while this thread is blocked: in a slow tool, or reading a pipe.
-    watchdog = threading.Timer(kill_at - time.monotonic(), worker.kill)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        outcome = _serve(worker, parent_end, recorder, inputs, limits, kill_at)
-    finally:
-        watchdog.cancel()
-        watchdog.join()  # so that it cannot signal a pid that join() below has released
-        if worker.is_alive():
-            worker.kill()
-        worker.join()
-        parent_end.close()
+    with _server(views) as workers:
+        try:
+            worker = workers.start(("run", source, tuple(tools), views, entry, limits, deadline), worker_end.fileno())
+        finally:
+            worker_end.close()
+        # Kills the worker on time even while this thread is blocked: in a slow tool, or reading a pipe.
+        watchdog = threading.Timer(kill_at - time.monotonic(), worker.kill)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            outcome = _serve(worker, parent_end, recorder, inputs, limits, kill_at)
+        finally:
+            watchdog.cancel()
+            watchdog.join()  # so that it cannot signal a pid that the server has reaped
+            worker.kill()  # a no-op when it has exited: it stays a zombie until reaped below
+            worker.reap()
+            parent_end.close()
     return _result(outcome, recorder.calls, start)
+
+
+class _Worker:
+    """A worker the server forked: the caller signals it by pid (it cannot be reused before the
+    server reaps it, which happens only when ``reap`` asks) and learns its exit status from the
+    server."""
+
+    def __init__(self, workers: _Server, pid: int) -> None:
+        self.workers, self.pid, self.exitcode = workers, pid, None
+
+    def kill(self) -> None:
+        if self.exitcode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def reap(self) -> int:
+        if self.exitcode is None:
+            self.exitcode = self.workers.wait(self.pid)
+        return self.exitcode
+
+
+class _Server:
+    """This process's worker server (``server.main``), started on first use and again if it died."""
+
+    def __init__(self, preload: list[str]) -> None:
+        mine, theirs = socket.socketpair()
+        self.lock = threading.Lock()
+        self.sock = mine
+        self.proc = subprocess.Popen([sys.executable, "-c", "from aotd.agent.sandbox.server import main; main()",
+                                      str(theirs.fileno())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                     close_fds=True)
+        theirs.close()
+        server.send(self.sock, ("init", list(sys.path), preload))
+
+    def __enter__(self) -> _Server:
+        self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+    def start(self, request: tuple[Any, ...], fd: int) -> _Worker:
+        server.send(self.sock, request, (fd,))
+        reply = server.receive(self.sock)
+        if reply is None:
+            raise RuntimeError("the sandbox's worker server died")
+        return _Worker(self, reply[0][1])
+
+    def wait(self, pid: int) -> int:
+        server.send(self.sock, ("wait", pid))
+        reply = server.receive(self.sock)
+        return -signal.SIGKILL if reply is None else reply[0][1]
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+_SERVERS: dict[int, _Server] = {}  # by pid of the process that started it: a forked child starts its own
+
+
+def _server(inputs: Mapping[str, Any]) -> _Server:
+    current = _SERVERS.get(os.getpid())
+    if current is None or not current.alive():
+        modules = sorted({__name__, *(type(v).__module__ for v in inputs.values())} - {"builtins"})
+        current = _SERVERS[os.getpid()] = _Server(modules)
+    return current
 
 
 def _result(outcome: Outcome, calls: list[ToolCall], start: float) -> SandboxResult:
@@ -108,18 +183,17 @@ def _failure(kind: str, message: str) -> Outcome:
 
 
 # -- parent side ---------------------------------------------------------------------------------
-def _serve(worker: BaseProcess, conn: Connection, recorder: ToolRecorder, inputs: Mapping[str, Any],
+def _serve(worker: _Worker, conn: Connection, recorder: ToolRecorder, inputs: Mapping[str, Any],
            limits: Limits, kill_at: float) -> Outcome:
-    """Answer the worker's tool calls until it reports, dies, or runs out of time."""
+    """Answer the worker's tool calls until it reports, dies (end of file: it held the only other
+    end of the pipe), or runs out of time."""
     objects: dict[_Ref, Any] = {_Ref("input", key): value for key, value in inputs.items()}
     timeout = _failure("timeout", f"the program ran longer than {limits.timeout_s:g} s and was killed")
     while True:
-        ready = wait([conn, worker.sentinel], timeout=max(kill_at - time.monotonic(), 0))
+        ready = wait([conn], timeout=max(kill_at - time.monotonic(), 0))
         if not ready:
             return timeout
         try:
-            if conn not in ready and not conn.poll():
-                raise EOFError
             message = pickle.loads(conn.recv_bytes(_MAX_MESSAGE))
             if message[0] == "done":
                 return message[1]
@@ -153,9 +227,8 @@ def _run_tool(recorder: ToolRecorder, objects: dict[_Ref, Any], name: str, args:
                                                 f"to the sandbox: {exc}"), None))
 
 
-def _died(worker: BaseProcess) -> Outcome:
-    worker.join(timeout=5)
-    code = worker.exitcode
+def _died(worker: _Worker) -> Outcome:
+    code = worker.reap()
     if code == -signal.SIGKILL:
         return _failure("memory", "the worker was killed (SIGKILL), most likely by the kernel for lack of memory")
     if code == -signal.SIGXCPU:
@@ -165,8 +238,11 @@ def _died(worker: BaseProcess) -> Outcome:
 
 
 # -- worker side ---------------------------------------------------------------------------------
-def _worker(conn: Connection, source: str, tool_names: tuple[str, ...], inputs: Mapping[str, Any],
-            entry: str, limits: Limits, deadline: float) -> None:
+def worker_main(fd: int, source: str, tool_names: tuple[str, ...], inputs: Mapping[str, Any],
+                entry: str, limits: Limits, deadline: float) -> None:
+    """A worker, just forked by the server: confine itself, run the program, report."""
+    server.die_with_parent()
+    conn = Connection(fd)
     _confine(limits)
     outcome = run_source(source, tool_names=tool_names, call_tool=_ToolClient(conn, inputs), inputs=inputs,
                          entry=entry, limits=limits, deadline=deadline)

@@ -1,0 +1,98 @@
+"""The worker server: a small process that forks one sandbox worker per program.
+
+Forking the caller for every program was most of the agent's time (~140 ms a program): the
+caller holds torch, the models and the caches, and a fork copies its page tables and then
+faults in the pages the child touches. The server is started once per caller process with a
+fresh interpreter that imports only the sandbox (and the modules of the input types), so
+forking it costs a few milliseconds, and every program still gets a fresh process: a fresh
+interpreter state, its own limits, and nothing left over from the program before.
+
+The caller and the server share one socket: the caller sends a request (the worker's
+arguments, pickled, and the worker's end of a pipe to the caller as a passed file
+descriptor); the server forks and answers with the worker's pid; later the caller asks for
+the worker's exit status, which the server reaps. The server dies with its caller (end of file
+on the socket; on Linux also ``PR_SET_PDEATHSIG``), and each worker dies with the server.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import socket
+import struct
+import sys
+from typing import Any
+
+_HEADER = struct.Struct("!Q")
+
+
+def send(sock: socket.socket, message: Any, fds: tuple[int, ...] = ()) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    socket.send_fds(sock, [_HEADER.pack(len(data))], list(fds))
+    sock.sendall(data)
+
+
+def receive(sock: socket.socket) -> tuple[Any, list[int]] | None:
+    """The next message and the descriptors that came with it; None at end of file."""
+    head, fds, _, _ = socket.recv_fds(sock, _HEADER.size, 4)
+    if not head:
+        return None
+    while len(head) < _HEADER.size:
+        more = sock.recv(_HEADER.size - len(head))
+        if not more:
+            return None
+        head += more
+    (size,) = _HEADER.unpack(head)
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return pickle.loads(b"".join(chunks)), fds
+
+
+def die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent exits."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere: end of file on the socket (server) or pipe (worker), and the CPU limit
+
+
+def main() -> None:
+    """``python -c 'from aotd.agent.sandbox.server import main; main()' FD``: serve until end of file."""
+    die_with_parent()
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    first = receive(sock)
+    if first is None:
+        return
+    (_, path, preload), _ = first  # ("init", the caller's sys.path, modules to import once)
+    sys.path[:] = path
+    for name in preload:
+        importlib.import_module(name)
+    from .process import worker_main  # after sys.path: the same code as the caller's
+
+    while (request := receive(sock)) is not None:
+        message, fds = request
+        if message[0] == "run":
+            pid = os.fork()
+            if pid == 0:  # the worker
+                code = 1
+                try:
+                    sock.close()
+                    worker_main(fds[0], *message[1:])
+                    code = 0
+                finally:
+                    os._exit(code)
+            for fd in fds:
+                os.close(fd)
+            send(sock, ("pid", pid))
+        elif message[0] == "wait":
+            _, status = os.waitpid(message[1], 0)
+            send(sock, ("status", os.waitstatus_to_exitcode(status)))
