@@ -137,7 +137,7 @@ _LAMBDA = re.compile(r"aotd-lambda([\d_]+)")
 
 def _sweep_pairs(variants: Any) -> list[tuple[str, str]]:
     """The size sweep's AoTD - Instruct at each share of the labels; the λ sweep's AoTD - Instruct."""
-    pairs = [(v, "instruct-" + m[2]) for v in variants if (m := _DATA.fullmatch(v)) and m[1] == "aotd"]
+    pairs = [(v, "instruct-data" + m[2]) for v in variants if (m := _DATA.fullmatch(v)) and m[1] == "aotd"]
     return pairs + [(v, "instruct") for v in variants if _LAMBDA.fullmatch(v)]
 
 
