@@ -17,13 +17,21 @@ _CONNECTORS = ("First", "Then", "Next", "After that")
 MAX_BOXES = 3  # boxes quoted per detection: first, middle and last frame where the object is seen
 
 
+def traced_calls(trace: TraceRecord) -> list[dict[str, Any]]:
+    """The tool calls of a successful trace; empty when there is nothing to convert."""
+    return [] if trace.failure else list((trace.sandbox or {}).get("calls") or [])
+
+
+NOTHING_TO_CONVERT = "no successful trace to convert"
+
+
 class RuleConverter:
     name = "rules"
 
     def convert(self, trace: TraceRecord) -> Conversion:
-        calls = (trace.sandbox or {}).get("calls") or []
-        if trace.failure or not calls:
-            return Conversion(method=self.name, error="no successful trace to convert")
+        calls = traced_calls(trace)
+        if not calls:
+            return Conversion(method=self.name, error=NOTHING_TO_CONVERT)
         steps = [s for s in (_sentence(c) for c in calls) if s]
         if not steps:
             return Conversion(method=self.name, error="the trace has no step to describe")

@@ -25,7 +25,7 @@ import re
 from typing import Any, Literal
 
 from aotd.agent.run import TraceRecord
-from aotd.cot.convert import _action, _answer, _ranges, _span, _window
+from aotd.cot.convert import NOTHING_TO_CONVERT, _action, _answer, _ranges, _span, _window, traced_calls
 from aotd.cot.record import Conversion
 from aotd.data.schema import NUM_FRAMES
 
@@ -39,9 +39,9 @@ class ProgramConverter:
     name = "program"
 
     def convert(self, trace: TraceRecord) -> Conversion:
-        calls = (trace.sandbox or {}).get("calls") or []
-        if trace.failure or not calls:
-            return Conversion(method=self.name, error="no successful trace to convert")
+        calls = traced_calls(trace)
+        if not calls:
+            return Conversion(method=self.name, error=NOTHING_TO_CONVERT)
         program = trace.program or ""
         comments = _comments(program)
         named = {m.group(2) for m in _LITERAL.finditer(program)}
