@@ -33,7 +33,7 @@ from aotd.distill.loss import ANSWER, RATIONALE, dual_loss
 from aotd.distill.records import answer_prompt, answer_target, rationale_prompt
 from aotd.distill.students.base import Example
 from aotd.distill.students.embedded import EmbeddedStudent
-from aotd.distill.students.vision import DetectorTower
+from aotd.distill.students.vision import VisionTower
 from aotd.world.generate import WorldConfig, generate_world
 
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     rng = random.Random(0)
-    student = EmbeddedStudent(DetectorTower.pretrained())
+    student = EmbeddedStudent(VisionTower.pretrained())
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         data = args.data

@@ -1,12 +1,18 @@
-"""What does the student's vision tower see? Linear probes of its features for each event.
+"""What does the student's image encoder see? Linear probes of the detector's features for each event.
 
-The embedded student reads the world only through the frozen detector tower
-(``distill.students.vision``). If a linear read-out of the tower's features over an event's
-window cannot tell the event's verb or object, no amount of distillation will teach the
-student what the agent's tools know. For every annotated event of a world (the simulator's
+The embedded student's tower (``distill.students.vision``) has two parts: the detector, frame
+by frame, and the clip recognizer over the question's frames. This probes the first: if a
+linear read-out of the detector's features over an event's window cannot tell the event's verb
+or object, the student must get them from the recognizer (it did not, before the recognizer
+joined the tower, and stayed near chance). For every annotated event of a world (the simulator's
 action windows; evaluation only) the probe input is the features averaged over the event's
 frames and their change from its first to its last frame (``--no-delta`` drops the change). A softmax regression is
 fit on the train split's events and scored on val; chance is the majority class.
+
+The second part reads the recognizer with no training at all: on every val and test question
+whose options all name actions, it picks the option whose action peaks highest in the
+question's 32 frames (per family; chance 25%). Evaluation only: the events and answers are
+annotations.
 
     python benchmarks/tower_probe.py --data runs/demo/world
 """
@@ -20,9 +26,11 @@ from pathlib import Path
 
 import torch
 
+from aotd.data.loaders import load_dataset
 from aotd.data.star_classes import StarClasses
-from aotd.distill.students.vision import DetectorTower, VideoFeatures
+from aotd.distill.students.vision import VideoFeatures, VisionTower
 from aotd.eval.grounding import load_video_meta
+from aotd.tools.embedded.phrases import parse_action
 
 
 def event_inputs(feats: torch.Tensor, first: int, last: int, delta: bool) -> torch.Tensor:
@@ -58,7 +66,7 @@ def main() -> None:
 
     meta = load_video_meta(args.data)
     classes = StarClasses.load(args.data / "annotations" / "classes")
-    store = VideoFeatures(DetectorTower.pretrained())
+    store = VideoFeatures(VisionTower.pretrained())
     rows: dict[str, list[tuple[torch.Tensor, str, str]]] = {"train": [], "val": []}
     for video_id, info in meta.items():
         if info["split"] not in rows:
@@ -84,8 +92,26 @@ def main() -> None:
     print(json.dumps(both))
     for target, r in results.items():
         print(f"{target:<7} probe {r['probe']:.1%}   majority {r['majority']:.1%}   ({r['classes']} classes)")
+    peaks = recognizer_peaks(args.data, store)
+    for family, (n, acc) in sorted(peaks.items()):
+        print(f"recognizer peak, {family:<11} {acc:.1%} of {n} questions whose options are actions")
     if args.out:
-        args.out.write_text(json.dumps(both | results, indent=2) + "\n")
+        args.out.write_text(json.dumps(both | results | {"recognizer_peak": peaks}, indent=2) + "\n")
+
+
+def recognizer_peaks(data: Path, store: VideoFeatures) -> dict[str, tuple[int, float]]:
+    """Per family: (questions, accuracy) of choosing the option whose action peaks highest."""
+    dataset = load_dataset("star", data)
+    tower = store.tower
+    tally: dict[str, list[bool]] = {}
+    for s in dataset.by_split("val") + dataset.by_split("test"):
+        named = [parse_action(c) for c in s.choice_texts]
+        if any(a is None or a not in tower.actions for a in named):
+            continue
+        probs = store.features(s.video.path, s.start, s.end)[:, tower.frame_dim :]
+        scores = [float(probs[:, tower.actions.index(a)].max()) for a in named]
+        tally.setdefault(s.question_type, []).append(s.choice_texts[scores.index(max(scores))] == s.answer)
+    return {family: (len(v), round(sum(v) / len(v), 4)) for family, v in tally.items()}
 
 
 if __name__ == "__main__":

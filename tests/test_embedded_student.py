@@ -21,8 +21,9 @@ from aotd.distill.records import LETTERS, answer_prompt, answer_target, rational
 from aotd.distill.students import load_student
 from aotd.distill.students.embedded import EmbeddedStudent, EmbeddedStudentConfig
 from aotd.distill.students.tokenizer import SPECIALS, WorldTokenizer, default_tokens
-from aotd.distill.students.vision import DetectorTower
+from aotd.distill.students.vision import VisionTower
 from aotd.select.detection import DETECTABLE
+from aotd.tools.embedded.clip_classifier import ClipNet
 from aotd.tools.embedded.cnn_detector import CenterNet
 from aotd.world.generate import WorldConfig, generate_world
 
@@ -33,7 +34,7 @@ PROMPT = answer_prompt("What did the person do with the dish?", ["Took.", "Held.
 def _tiny() -> EmbeddedStudent:
     """A tiny student over a randomly initialised tower (the pretrained one is for learning)."""
     torch.manual_seed(0)
-    return EmbeddedStudent(DetectorTower(CenterNet(len(DETECTABLE))), TINY)
+    return EmbeddedStudent(VisionTower(CenterNet(len(DETECTABLE)), ClipNet()), TINY)
 
 
 def _frames(seed: int = 0) -> np.ndarray:
@@ -257,17 +258,17 @@ def _accuracy(student: EmbeddedStudent, data: list[tuple[QASample, torch.Tensor]
 @pytest.mark.slow
 def test_it_learns_to_answer_from_pixels_and_text(train_world: Path, world_dir: Path) -> None:
     """Answer records of a 120-video world, options shuffled every epoch (so the letter alone says
-    nothing); on every question of another world (~470) it must beat chance and its own score
-    with the frames blanked.
+    nothing); on every question of another world (~470) it must clearly beat chance and its own
+    score with the frames blanked.
 
-    Since the world stopped leaking answers through text (a text-only model: ~24%), all a
-    student can learn is in the pixels, and in 6 epochs this one learns little of it (28.7%
-    against 25.7% blanked, where it reached 42.8% on the old, text-biased world): measured here,
-    and the open question of the testbed issue, not a target this test pretends to meet.
+    The world does not leak answers through text (a text-only model: ~24%), so all a student
+    can learn is in the pixels. With the detector alone as its tower this student reached 28.7%
+    (25.7% blanked); with the recognizer in the tower and the grounding head it learns what the
+    agent's tools see (the demo's students: ~74% on val).
     """
     torch.manual_seed(SEED)
     rng = random.Random(SEED)
-    student = EmbeddedStudent(DetectorTower.pretrained(), EmbeddedStudentConfig(seed=SEED))
+    student = EmbeddedStudent(VisionTower.pretrained(), EmbeddedStudentConfig(seed=SEED))
     train = [(s, _features(student, s)) for s in load_dataset("star", train_world).samples if len(s.choice_texts) == 4]
     held_out = [(s, _features(student, s)) for s in load_dataset("star", world_dir).samples if len(s.choice_texts) == 4]
     assert len(train) >= 800 and len(held_out) >= 300
@@ -293,7 +294,7 @@ def test_it_learns_to_answer_from_pixels_and_text(train_world: Path, world_dir: 
             schedule.step()
     accuracy, blind = _accuracy(student, held_out), _accuracy(student, held_out, blank=True)
     print(f"held-out accuracy {accuracy:.3f}, frames blanked {blind:.3f} ({len(held_out)} questions)")
-    assert accuracy > 0.27 and accuracy > blind  # chance is 0.25
+    assert accuracy > 0.4 and accuracy > blind + 0.1  # chance is 0.25
     for s, frames in held_out[:8]:  # greedy generation writes a letter
         assert student.generate(frames, answer_prompt(s.question, s.choice_texts), max_new_tokens=4) in LETTERS[:4]
 
@@ -307,7 +308,7 @@ def test_it_learns_to_write_grounded_rationales(world_dir: Path, world_traces: P
     picked = [(samples[t.sample_id], r) for t, r in cots if r and "[" in r and "from frame" in r][:4]
     assert len(picked) == 4
     torch.manual_seed(SEED)
-    student = EmbeddedStudent(DetectorTower.pretrained(), EmbeddedStudentConfig(seed=SEED, dropout=0.0))
+    student = EmbeddedStudent(VisionTower.pretrained(), EmbeddedStudentConfig(seed=SEED, dropout=0.0))
     examples = [student.encode(_features(student, s), rationale_prompt(s.question, s.choice_texts), r, RATIONALE)
                 for s, r in picked]
     optimizer = torch.optim.AdamW([p for p in student.model.parameters() if p.requires_grad], lr=2e-3)
@@ -334,7 +335,10 @@ def test_video_features_are_the_per_question_features_sliced_and_kept_on_disk(wo
         assert torch.equal(store.features(s.video.path, s.start, s.end), _features(student, s))
     files = list(tmp_path.rglob("*.npy"))
     assert len(files) == len({s.video.video_id for s in samples})  # one file per video, not per question
-    again = VideoFeatures(student.tower, tmp_path)  # another process: read back, not recomputed
-    again.tower = None  # type: ignore[assignment]
-    s = samples[0]
-    assert torch.equal(again.features(s.video.path, s.start, s.end), _features(student, s))
+    again = VideoFeatures(student.tower, tmp_path)  # another process: the detector's part read back
+    real, student.tower.frame_features = student.tower.frame_features, None  # type: ignore[assignment,method-assign]
+    try:
+        s = samples[0]
+        assert torch.equal(again.features(s.video.path, s.start, s.end), _features(student, s))
+    finally:
+        student.tower.frame_features = real  # type: ignore[method-assign]

@@ -27,12 +27,13 @@ from aotd.distill.loss import ANSWER
 from aotd.distill.records import LETTERS, answer_prompt, rationale_prompt
 from aotd.distill.students import load_student
 from aotd.distill.students.embedded import EmbeddedStudent, EmbeddedStudentConfig
-from aotd.distill.students.vision import DetectorTower
+from aotd.distill.students.vision import VisionTower
 from aotd.errors import AotdError, VideoError
 from aotd.eval.metrics import parse_option
 from aotd.integrations import LMMS_EVAL_CLASS, LMMS_EVAL_MODEL, lmms_eval_manifest
 from aotd.integrations.lmms_eval import LMMS_EVAL, AotdStudent, images_to_frames, split_task_prompt, to_ascii
 from aotd.select.detection import DETECTABLE
+from aotd.tools.embedded.clip_classifier import ClipNet
 from aotd.tools.embedded.cnn_detector import CenterNet
 
 needs_lmms_eval = pytest.mark.skipif(not LMMS_EVAL, reason="lmms-eval is not installed")
@@ -69,7 +70,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny untrained embedded student saved as a training run saves it (the cheapest real checkpoint)."""
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("lmms") / "model"
-    EmbeddedStudent(DetectorTower(CenterNet(len(DETECTABLE))), TINY).save(out)
+    EmbeddedStudent(VisionTower(CenterNet(len(DETECTABLE)), ClipNet()), TINY).save(out)
     return out
 
 

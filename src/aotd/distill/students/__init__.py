@@ -23,9 +23,9 @@ def build_student(cfg: DistillConfig) -> Student:
     from its pretrained weights (full fine-tuning or LoRA, vision tower frozen)."""
     if cfg.student == "embedded":
         from aotd.distill.students.embedded import EmbeddedStudent, EmbeddedStudentConfig
-        from aotd.distill.students.vision import DetectorTower
+        from aotd.distill.students.vision import VisionTower
 
-        return EmbeddedStudent(DetectorTower.pretrained(), EmbeddedStudentConfig(seed=cfg.train.seed))
+        return EmbeddedStudent(VisionTower.pretrained(), EmbeddedStudentConfig(seed=cfg.train.seed))
     from aotd.distill.students.hf import LoraSettings, load_hf_student
 
     if not cfg.model:

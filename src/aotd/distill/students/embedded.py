@@ -3,12 +3,14 @@
 It exists so that the whole distillation loop (answer and rationale records, the dual loss,
 both prompts at inference) runs end to end on the embedded world without downloading a
 Video-LLM, and it is built like one: a frozen, separately pretrained vision tower
-(``vision.DetectorTower``, the CNN detector trained on another world) reads each of the 32
-frames; a projector turns each frame's features into a few tokens tagged with a learned
-frame-id embedding (rationales quote frame ids), plus one summary token of what appears and
-what moves; a pre-LN transformer reads [frame tokens ; text tokens] as a prefix LM: frame
-tokens see each other, text tokens see all frames and the text before them. Input and output
-embeddings are tied. Only the projector and the language model train.
+(``vision.VisionTower``: the CNN detector and the clip recognizer, each trained on another
+world) reads the 32 frames; a projector turns each frame's features into a few tokens tagged
+with a learned frame-id embedding (rationales quote frame ids), plus one summary token of what
+appears and what moves, one token per object class and one per world action; a pre-LN
+transformer reads [visual tokens ; text tokens] as a prefix LM: visual tokens see each other,
+text tokens see all of them and the text before them. Input and output embeddings are tied.
+An answer is a letter whose logit an option-pointer head raises (``VideoLM``), reading the
+options' grounding (``Grounding``). Only the projector, the language model and the heads train.
 
 Text layout per example: ``<bos> prompt <sep> target <eos>``; ``<sep>`` predicts the first
 target token, so generation starts from ``<bos> prompt <sep>``.
@@ -33,7 +35,8 @@ from aotd.distill.records import LETTERS, RATIONALE_SUFFIX
 from aotd.distill.students import MARKER
 from aotd.distill.students.base import Example
 from aotd.distill.students.tokenizer import WorldTokenizer
-from aotd.distill.students.vision import PER_CLASS, DetectorTower, VideoFeatures
+from aotd.distill.students.vision import PER_CLASS, VideoFeatures, VisionTower
+from aotd.world.vocab import VERBS
 
 CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, TOWER_FILE = "config.json", "tokenizer.json", "model.pt", "tower.pt"
 QUESTION = len(LETTERS) + 1  # the mark of question tokens; option lines are marked 1 (A) to len(LETTERS)
@@ -62,47 +65,58 @@ class EmbeddedStudentConfig:
 
 
 class FrameEncoder(nn.Module):
-    """The projector: tower features -> a summary token, one token per object class, and
-    ``tokens_per_frame`` tokens per frame.
+    """The projector: tower features -> a summary token, one token per object class, one per
+    world action, and ``tokens_per_frame`` tokens per frame.
 
-    The summary is the features max-pooled over time (what appears anywhere) and the same for
-    their frame-to-frame changes (what moves). An object token is its class name's word
-    embedding (shared with the text side) plus a projection of that class's 32-frame track
-    (score and box per frame): an option saying "the cup" meets the cup's track through one
-    attention hop, which is what lets a model this small bind words to pixels from a few
-    hundred examples. Frame tokens carry the frame id, for rationales that quote frames.
+    The summary is the detector features max-pooled over time (what appears anywhere) and the
+    same for their frame-to-frame changes (what moves). An object token is its class name's
+    word embedding (shared with the text side) plus a projection of that class's 32-frame
+    track (score and box per frame); an action token is its phrase's word embedding plus a
+    projection of the recognizer's 32-frame probability curve for it. An option saying "took
+    the cup" meets the cup's track and the taking curve through one attention hop, which is
+    what lets a model this small bind words to pixels from a few hundred examples. Frame
+    tokens carry the frame id, for rationales that quote frames.
     """
 
-    def __init__(self, cfg: EmbeddedStudentConfig, feature_dim: int, classes: int, per_class: int) -> None:
+    def __init__(self, cfg: EmbeddedStudentConfig, frame_dim: int, classes: int, per_class: int,
+                 actions: int) -> None:
         super().__init__()
         self.k, self.d, self.classes, self.per_class = cfg.tokens_per_frame, cfg.d_model, classes, per_class
+        self.frame_dim, self.actions = frame_dim, actions
+        feature_dim = frame_dim + actions
         self.inp = nn.LayerNorm(feature_dim)
         self.proj = nn.Sequential(nn.Linear(feature_dim, self.d), nn.GELU(), nn.Linear(self.d, self.k * self.d))
         self.summary = nn.Sequential(nn.Linear(2 * feature_dim, self.d), nn.GELU(), nn.Linear(self.d, self.d),
                                      nn.LayerNorm(self.d))
         self.track = nn.Sequential(nn.Linear(cfg.num_frames * per_class, self.d), nn.GELU(), nn.Linear(self.d, self.d))
-        nn.init.normal_(self.track[-1].weight, std=0.02)  # start as the class word, learn the track
-        nn.init.zeros_(self.track[-1].bias)
+        self.curve = nn.Sequential(nn.Linear(cfg.num_frames, self.d), nn.GELU(), nn.Linear(self.d, self.d))
+        for head in (self.track[-1], self.curve[-1]):  # start as the words, learn the tracks
+            nn.init.normal_(head.weight, std=0.02)
+            nn.init.zeros_(head.bias)
         self.norm = nn.LayerNorm(self.d)
         self.frame_pos = nn.Parameter(torch.randn(cfg.num_frames, 1, self.d) * 0.02)
         self.slot = nn.Parameter(torch.randn(self.k, self.d) * 0.02)
 
-    def forward(self, feats: torch.Tensor, class_words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, N, F) tower features and (C, d) class-name embeddings -> tokens (B, 1 + C + N * k, d)
-        (summary, objects, frames) and the summary (B, d)."""
+    def forward(self, feats: torch.Tensor, class_words: torch.Tensor,
+                action_words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N, F) tower features, (C, d) class-name and (A, d) action-phrase embeddings ->
+        tokens (B, 1 + C + A + N * k, d) (summary, objects, actions, frames) and the summary (B, d)."""
         b, n = feats.shape[:2]
+        pad = self.frame_pos.shape[0] - n
         tracks = feats[..., : self.classes * self.per_class].reshape(b, n, self.classes, self.per_class)
         tracks = tracks.permute(0, 2, 1, 3).reshape(b, self.classes, n * self.per_class)
-        if n < self.frame_pos.shape[0]:
-            tracks = F.pad(tracks, (0, (self.frame_pos.shape[0] - n) * self.per_class))
+        curves = feats[..., self.frame_dim :].transpose(1, 2)  # (B, A, N)
+        if pad > 0:
+            tracks, curves = F.pad(tracks, (0, pad * self.per_class)), F.pad(curves, (0, pad))
         objects = class_words.unsqueeze(0) + self.track(tracks)
+        actions = action_words.unsqueeze(0) + self.curve(curves)
         x = self.inp(feats)
         appears = x.amax(dim=1)
         moves = (x[:, 1:] - x[:, :-1]).abs().amax(dim=1) if n > 1 else torch.zeros_like(appears)
         video = self.summary(torch.cat([appears, moves], -1))
         tokens = self.norm(self.proj(x).view(b, n, self.k, self.d))
         tokens = (tokens + self.frame_pos[:n] + self.slot).view(b, n * self.k, self.d)
-        return torch.cat([video.unsqueeze(1), objects, tokens], 1), video
+        return torch.cat([video.unsqueeze(1), objects, actions, tokens], 1), video
 
 
 class Block(nn.Module):
@@ -131,6 +145,64 @@ class Block(nn.Module):
 Cache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
+def _padded(rows: list[list[int]]) -> torch.Tensor:
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [-1] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+def _phrase(verb: str, obj: str) -> str:
+    """An action as answers and questions say it: " Took the cup/glass/bottle. took"."""
+    past = VERBS[verb].past
+    return f" {past[0].upper()}{past[1:]} the {obj}. {past}"
+
+
+class Grounding(nn.Module):
+    """Each option's score from the tower's curves of the actions and objects its words name.
+
+    Binding "took the cup" to the curve of (take, cup) through two attention layers of word
+    embeddings learnt from scratch is a circuit a model this small finds only after many
+    epochs, if at all (the reason a Video-LLM's text and vision sides are pretrained aligned).
+    Here the binding is a lookup: an option's words (with the question's, weighted by a
+    learnt share, for "Which object was held?") are compared by cosine with every action
+    phrase's word vector; the softmax over actions reads a curve for the option, and the
+    question's words read one for the event it names ("after they opened the door"); the
+    option's words alone, compared with the class names, read the detector's score curve of
+    the object it names ("The door."). What to make of the three curves (the option's peak,
+    before or after the question's event, whether the object is there) is learnt by an MLP
+    that also reads the question's hidden state. Only answer rows use the scores.
+    """
+
+    def __init__(self, cfg: EmbeddedStudentConfig, options: int) -> None:
+        super().__init__()
+        self.k = options
+        self.temperature = nn.Parameter(torch.tensor(10.0))
+        self.share = nn.Parameter(torch.tensor(0.5))  # of the question's words in an option's lookup
+        self.score = nn.Sequential(nn.Linear(3 * cfg.num_frames + cfg.d_model, cfg.d_model), nn.GELU(),
+                                   nn.Linear(cfg.d_model, 1))
+        self.n = cfg.num_frames
+
+    def forward(self, words: torch.Tensor, options: torch.Tensor, h: torch.Tensor, phrases: torch.Tensor,
+                actions: torch.Tensor, names: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) input word embeddings, (B, T) option marks and (B, T, d) hidden states;
+        (A, d) action phrase vectors and (B, N, A) their probabilities; (C, d) class-name vectors
+        and (B, N, C) their detection scores -> (B, K) option scores (0 for absent options)."""
+        onehot = F.one_hot(options, self.k + 2)[..., 1:].to(words.dtype)  # (B, T, K + 1)
+        count = onehot.sum(1)  # (B, K + 1)
+        mean = onehot.transpose(1, 2) @ words / count.clamp(min=1)[..., None]
+        opts, question = mean[:, : self.k], mean[:, self.k :]
+        state = (onehot[..., self.k :].transpose(1, 2) @ h / count[:, self.k :].clamp(min=1)[..., None]).squeeze(1)
+
+        def look(query: torch.Tensor, keys: torch.Tensor, curves: torch.Tensor) -> torch.Tensor:
+            sim = F.normalize(query, dim=-1) @ F.normalize(keys, dim=-1).T  # (B, Q, A)
+            out = torch.softmax(self.temperature * sim, -1) @ curves.transpose(1, 2)  # (B, Q, N)
+            return F.pad(out, (0, self.n - out.shape[-1]))
+
+        mine, event = look(opts + self.share * question, phrases, actions), look(question, phrases, actions)
+        x = torch.cat([mine, event.expand_as(mine), look(opts, names, seen),
+                       state.unsqueeze(1).expand(-1, self.k, -1)], -1)
+        return self.score(x).squeeze(-1) * (count[:, : self.k] > 0).to(words.dtype)
+
+
 class VideoLM(nn.Module):
     """Frame encoder + prefix-LM decoder with tied embeddings and an option-pointer head.
 
@@ -144,10 +216,10 @@ class VideoLM(nn.Module):
     it). Elsewhere the logits are the plain LM's, so rationales are generated as before.
     """
 
-    def __init__(self, cfg: EmbeddedStudentConfig, feature_dim: int, vocab_size: int, sep_id: int,
-                 letter_ids: list[int], class_words: list[list[int]]) -> None:
+    def __init__(self, cfg: EmbeddedStudentConfig, frame_dim: int, vocab_size: int, sep_id: int,
+                 letter_ids: list[int], class_words: list[list[int]], action_words: list[list[int]]) -> None:
         super().__init__()
-        self.frames = FrameEncoder(cfg, feature_dim, len(class_words), PER_CLASS)
+        self.frames = FrameEncoder(cfg, frame_dim, len(class_words), PER_CLASS, len(action_words))
         self.embed = nn.Embedding(vocab_size, cfg.d_model)
         self.pos = nn.Embedding(cfg.max_length, cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
@@ -158,11 +230,11 @@ class VideoLM(nn.Module):
         self.match_q = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.match_o = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.match_v = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.ground = Grounding(cfg, len(letter_ids))
         self.sep_id = sep_id
         self.register_buffer("letter_ids", torch.tensor(letter_ids, dtype=torch.long), persistent=False)
-        width = max(len(w) for w in class_words)  # each class name's token ids, padded with -1
-        words = torch.tensor([w + [-1] * (width - len(w)) for w in class_words], dtype=torch.long)
-        self.register_buffer("class_words", words, persistent=False)
+        self.register_buffer("class_words", _padded(class_words), persistent=False)
+        self.register_buffer("action_words", _padded(action_words), persistent=False)
         nn.init.normal_(self.embed.weight, std=0.02)
         nn.init.normal_(self.pos.weight, std=0.02)
 
@@ -177,7 +249,8 @@ class VideoLM(nn.Module):
 
     def _run(self, frames: torch.Tensor, ids: torch.Tensor, options: torch.Tensor,
              answer_rows: torch.Tensor | None = None) -> tuple[torch.Tensor, Cache]:
-        vis, video = self.frames(frames, self._class_vectors())
+        phrases = self._word_vectors(self.action_words)
+        vis, video = self.frames(frames, self._word_vectors(self.class_words), phrases)
         pos = torch.arange(ids.shape[1], device=ids.device)
         x = self.drop(torch.cat([vis, self.embed(ids) + self.pos(pos)], 1))
         mask = self.prefix_mask(vis.shape[1], ids.shape[1], ids.device)
@@ -186,16 +259,18 @@ class VideoLM(nn.Module):
             x, kv = block(x, mask)
             cache.append(kv)
         h = self.ln(x[:, vis.shape[1] :])
-        return self._point(h @ self.embed.weight.T, h, video, ids, options, answer_rows), cache
+        grounded = self.ground(self.embed(ids), options, h, phrases, frames[..., self.frames.frame_dim :],
+                               self._word_vectors(self.class_words), frames[..., : self.frames.classes * PER_CLASS : PER_CLASS])
+        return self._point(h @ self.embed.weight.T, h, video, ids, options, answer_rows, grounded), cache
 
-    def _class_vectors(self) -> torch.Tensor:
-        """(C, d): the mean word embedding of each class name's tokens."""
-        valid = (self.class_words >= 0).to(self.embed.weight.dtype)
-        vectors = self.embed(self.class_words.clamp(min=0)) * valid.unsqueeze(-1)
+    def _word_vectors(self, words: torch.Tensor) -> torch.Tensor:
+        """(C, d): the mean word embedding of each row of token ids (padded with -1)."""
+        valid = (words >= 0).to(self.embed.weight.dtype)
+        vectors = self.embed(words.clamp(min=0)) * valid.unsqueeze(-1)
         return vectors.sum(1) / valid.sum(1, keepdim=True)
 
     def _point(self, logits: torch.Tensor, h: torch.Tensor, video: torch.Tensor, ids: torch.Tensor,
-               options: torch.Tensor, answer_rows: torch.Tensor | None) -> torch.Tensor:
+               options: torch.Tensor, answer_rows: torch.Tensor | None, grounded: torch.Tensor) -> torch.Tensor:
         """Add each option's score to its letter's logit at ``<sep>`` (see the class docstring)."""
         k = len(self.letter_ids)
         onehot = F.one_hot(options, k + 2)[..., 1:].to(h.dtype)  # (B, T, K + 1); mark 0 = neither
@@ -203,7 +278,7 @@ class VideoLM(nn.Module):
         opts, question = pooled[:, :k], pooled[:, k:]
         context = self.match_q(question) + self.match_v(video).unsqueeze(1)  # (B, 1, d)
         match = (self.match_o(opts) * context).sum(-1) / math.sqrt(h.shape[-1])
-        scores = self.pointer(opts).squeeze(-1) + match  # (B, K); an absent option scores 0
+        scores = self.pointer(opts).squeeze(-1) + match + grounded  # (B, K); an absent option scores 0
         bonus = torch.zeros(logits.shape[0], logits.shape[-1], dtype=logits.dtype, device=logits.device)
         bonus = bonus.index_copy(1, self.letter_ids, scores)
         at_sep = (ids == self.sep_id).unsqueeze(-1).to(logits.dtype) * torch.sigmoid(self.gate(h))
@@ -226,11 +301,11 @@ class VideoLM(nn.Module):
 
 
 class EmbeddedStudent:
-    """The ``Student`` protocol over a frozen ``DetectorTower``, ``VideoLM`` and ``WorldTokenizer``."""
+    """The ``Student`` protocol over a frozen ``VisionTower``, ``VideoLM`` and ``WorldTokenizer``."""
 
     name = "embedded"
 
-    def __init__(self, tower: DetectorTower, config: EmbeddedStudentConfig | None = None,
+    def __init__(self, tower: VisionTower, config: EmbeddedStudentConfig | None = None,
                  tokenizer: WorldTokenizer | None = None) -> None:
         self.tower = tower
         self._features: VideoFeatures | None = None
@@ -241,7 +316,9 @@ class EmbeddedStudent:
             torch.manual_seed(self.config.seed)
             letters = [self.tokenizer.token_id(letter) for letter in LETTERS]
             words = [self.tokenizer.encode(" " + name) for name in tower.classes]
-            self.model = VideoLM(self.config, tower.dim, len(self.tokenizer), self.tokenizer.sep_id, letters, words)
+            phrases = [self.tokenizer.encode(_phrase(verb, obj)) for verb, obj in tower.actions]
+            self.model = VideoLM(self.config, tower.frame_dim, len(self.tokenizer), self.tokenizer.sep_id, letters,
+                                 words, phrases)
 
     @property
     def device(self) -> torch.device:
@@ -258,8 +335,9 @@ class EmbeddedStudent:
 
     @property
     def visual_tokens(self) -> int:
-        """Positions the frames take before the text: the video summary, the objects and k per frame."""
-        return 1 + len(self.tower.classes) + self.config.num_frames * self.config.tokens_per_frame
+        """Positions the frames take before the text: the video summary, the objects, the actions and k per frame."""
+        tower = self.tower
+        return 1 + len(tower.classes) + len(tower.actions) + self.config.num_frames * self.config.tokens_per_frame
 
     def num_parameters(self) -> int:
         """Trainable parameters (the tower is frozen and not counted)."""
@@ -367,7 +445,7 @@ class EmbeddedStudent:
         data = json.loads((directory / CONFIG_FILE).read_text())
         if data.pop("student", cls.name) != cls.name:
             raise ValueError(f"{directory} holds a different student, not {cls.name!r}")
-        student = cls(DetectorTower.load(directory / TOWER_FILE), EmbeddedStudentConfig.from_dict(data),
+        student = cls(VisionTower.load(directory / TOWER_FILE), EmbeddedStudentConfig.from_dict(data),
                       WorldTokenizer.load(directory / TOKENIZER_FILE))
         state = torch.load(directory / WEIGHTS_FILE, map_location=map_location, weights_only=True)
         student.model.load_state_dict(state)

@@ -1,16 +1,22 @@
-"""The embedded student's vision tower: the CNN detector, pretrained on another world and frozen.
+"""The embedded student's vision tower: the world's two pixel models, pretrained elsewhere and frozen.
 
-A Video-LLM reads frames through a vision encoder pretrained elsewhere (CLIP/SigLIP in
-LLaVA) and kept frozen while the language side is tuned, which is the paper's setting. The
-embedded student does the same with the one vision model this project trains from pixels: the
-CenterNet detector (``aotd.tools.embedded.cnn_detector``), trained on key frames of a world
-generated with its own seed, never the world the student is trained or evaluated on.
+A Video-LLM reads frames through encoders pretrained elsewhere and kept frozen while the
+language side is tuned (CLIP/SigLIP for images, a video encoder such as UMT or InternVideo,
+pretrained on action recognition, for motion), which is the paper's setting. The embedded
+student does the same with the two vision models this project trains from pixels, each on a
+world generated with its own seed, never the world the student is trained or evaluated on:
 
-Per frame the tower gives, for every detectable class, the peak score of its heatmap and
-where that peak is (centre and size, scaled to the frame and multiplied by the score, so an
-absent object contributes nothing), and the deepest feature map averaged over space (what
-the frame looks like beyond the classes: an open door, a raised arm). The student learns the
-rest — who moved what, when, in which order — from these 32 vectors.
+- the CenterNet detector (``aotd.tools.embedded.cnn_detector``), per frame: for every
+  detectable class the peak score of its heatmap and where that peak is (centre and size,
+  scaled to the frame and multiplied by the score, so an absent object contributes nothing),
+  and the deepest feature map averaged over space (an open door, a raised arm);
+- the clip recognizer (``aotd.tools.embedded.clip_classifier``), over the question's 32
+  frames as a clip: every world action's probability in every frame. A detector alone shows
+  what is where but not who does what; a linear probe of its features told an event's verb
+  only 55% of the time (``benchmarks/tower_probe.py``).
+
+The student learns the rest (which event the question means, what came before or after, what
+the options say) from these 32 vectors.
 """
 
 from __future__ import annotations
@@ -26,39 +32,68 @@ import torch
 from torch.nn import functional as F
 
 from aotd.select.detection import DETECTABLE
+from aotd.tools.embedded.clip_classifier import ClipClassifier, ClipNet, downsample
 from aotd.tools.embedded.cnn_detector import POOL, STRIDE, CenterNet, CNNDetector, _normalise, _one_thread
+from aotd.tools.embedded.phrases import world_actions
 
-FRAME_SIZE = (192, 256)  # (height, width) the detector was trained at; other frames are resized to it
+FRAME_SIZE = (192, 256)  # (height, width) both models were trained at; other frames are resized to it
 PER_CLASS = 5  # score, and score * (cx, cy, w, h) scaled to the frame
 _BATCH = 32
 _REMEMBERED = 4096  # feature sets kept (~20 KB each): a demo's questions, shared by the students it trains
 _MEMO: OrderedDict[tuple[str, bytes], torch.Tensor] = OrderedDict()
 
 
-class DetectorTower:
-    """Frames (N, H, W, 3) uint8 -> (N, ``dim``) float32 features; frozen, deterministic."""
+def _remember(memo: OrderedDict, key: object, make, limit: int) -> torch.Tensor:  # type: ignore[type-arg]
+    value = memo.get(key)
+    if value is None:
+        value = memo[key] = make()
+    memo.move_to_end(key)
+    while len(memo) > limit:
+        memo.popitem(last=False)
+    return value
 
-    def __init__(self, net: CenterNet) -> None:
-        self.net = net.eval()
-        for p in self.net.parameters():
+
+class VisionTower:
+    """Frames (N, H, W, 3) uint8, one clip -> (N, ``dim``) float32 features; frozen, deterministic.
+
+    Per frame: the detector's ``len(classes) * PER_CLASS`` class features and its ``deep``
+    features, then the recognizer's probability of each of ``actions`` (a frame's detector
+    features depend on that frame alone, its action probabilities on the whole clip).
+    """
+
+    def __init__(self, detector: CenterNet, recognizer: ClipNet) -> None:
+        self.detector, self.recognizer = detector.eval(), ClipClassifier(recognizer)
+        for p in (*self.detector.parameters(), *self.recognizer.net.parameters()):
             p.requires_grad_(False)
-        self.classes = DETECTABLE  # the first len(classes) * PER_CLASS features are per class, in this order
-        self.dim = len(DETECTABLE) * PER_CLASS + self.net.level3[-1][0].out_channels
+        self.classes = DETECTABLE
+        self.actions = world_actions()
+        self.deep = self.detector.level3[-1][0].out_channels
+        self.frame_dim = len(DETECTABLE) * PER_CLASS + self.deep  # what each frame gives alone
+        self.dim = self.frame_dim + len(self.actions)
         self._digest = self.fingerprint()
 
     @classmethod
-    def pretrained(cls) -> DetectorTower:
-        """The cached default detector (trained once, on its own world, when missing)."""
-        return cls(CNNDetector.load().model)
+    def pretrained(cls) -> VisionTower:
+        """The shipped detector and recognizer (trained once, each on its own world, when missing)."""
+        return cls(CNNDetector.load().model, ClipClassifier.load().net)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
+        return {**{f"detector.{k}": v.detach().cpu() for k, v in self.detector.state_dict().items()},
+                **{f"recognizer.{k}": v.detach().cpu() for k, v in self.recognizer.net.state_dict().items()}}
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> DetectorTower:
-        net = CenterNet(len(DETECTABLE))
-        net.load_state_dict(state)
-        return cls(net)
+    def from_state_dict(cls, state: dict[str, torch.Tensor], source: str = "the tower's weights") -> VisionTower:
+        parts: dict[str, dict[str, torch.Tensor]] = {"detector": {}, "recognizer": {}}
+        for key, value in state.items():
+            part, _, name = key.partition(".")
+            if part not in parts:
+                raise ValueError(f"{source} hold a detector-only tower from before the recognizer joined it; "
+                                 "train the student again")
+            parts[part][name] = value
+        detector, recognizer = CenterNet(len(DETECTABLE)), ClipNet()
+        detector.load_state_dict(parts["detector"])
+        recognizer.load_state_dict(parts["recognizer"])
+        return cls(detector, recognizer)
 
     def fingerprint(self) -> str:
         """A short hash of the weights, recorded with a trained student (which tower it learned on)."""
@@ -70,37 +105,52 @@ class DetectorTower:
         torch.save(self.state_dict(), path)
 
     @classmethod
-    def load(cls, path: Path) -> DetectorTower:
-        return cls.from_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    def load(cls, path: Path) -> VisionTower:
+        return cls.from_state_dict(torch.load(path, map_location="cpu", weights_only=True), str(path))
 
     def features(self, frames: np.ndarray) -> torch.Tensor:
-        """The frames' features, remembered by content (and by this tower's weights) in a
+        """The clip's features, remembered by content (and by this tower's weights) in a
         process-wide LRU: answer and rationale records of one sample, and every student a demo
         trains on the same questions, run the tower once."""
         arr = np.asarray(frames)
         if arr.ndim != 4 or arr.shape[3] != 3 or arr.dtype != np.uint8:
             raise ValueError(f"the vision tower takes (N, H, W, 3) uint8 frames, got {arr.dtype} {arr.shape}")
         key = (self._digest, hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16).digest())
-        feats = _MEMO.get(key)
-        if feats is None:
-            feats = _MEMO[key] = self._compute(arr)
-        _MEMO.move_to_end(key)
-        while len(_MEMO) > _REMEMBERED:
-            _MEMO.popitem(last=False)
-        return feats
+
+        def make() -> torch.Tensor:
+            x = _resized(arr)
+            return self.combine(self.frame_features(x), self.action_features(downsample(x)))
+
+        return _remember(_MEMO, key, make, _REMEMBERED)
+
+    def combine(self, frame_features: torch.Tensor, action_features: torch.Tensor) -> torch.Tensor:
+        return torch.cat([frame_features, action_features], 1)
 
     @torch.inference_mode()
-    def _compute(self, arr: np.ndarray) -> torch.Tensor:
+    def frame_features(self, arr: np.ndarray) -> torch.Tensor:
+        """(N, ``frame_dim``): the detector's part, frame by frame (FRAME_SIZE frames)."""
         x = torch.from_numpy(np.array(arr, copy=not arr.flags.writeable)).permute(0, 3, 1, 2).float()
-        if tuple(x.shape[2:]) != FRAME_SIZE:
-            x = F.interpolate(x, size=FRAME_SIZE, mode="bilinear", align_corners=False)
         x = F.avg_pool2d(x, POOL).round()
         out = []
         with _one_thread():
             for start in range(0, len(x), _BATCH):
-                head, deep = self.net.forward_features(_normalise(x[start : start + _BATCH]))
+                head, deep = self.detector.forward_features(_normalise(x[start : start + _BATCH]))
                 out.append(torch.cat([_peaks(head), deep.mean(dim=(2, 3))], 1))
         return torch.cat(out).float()
+
+    def action_features(self, small: np.ndarray) -> torch.Tensor:
+        """(N, len(actions)): the recognizer's part, over the clip's frames at 48x64 (``downsample``)."""
+        with _one_thread():
+            return self.recognizer.small_action_probs(small).float()
+
+
+def _resized(arr: np.ndarray) -> np.ndarray:
+    """Frames at FRAME_SIZE, as both models were trained."""
+    if tuple(arr.shape[1:3]) == FRAME_SIZE:
+        return arr
+    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=FRAME_SIZE, mode="bilinear", align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 def _peaks(head: torch.Tensor) -> torch.Tensor:
@@ -118,21 +168,25 @@ def _peaks(head: torch.Tensor) -> torch.Tensor:
 
 
 class VideoFeatures:
-    """The tower's features of every frame of a video, computed once and sliced per question.
+    """The tower's features of a question's 32 frames, from work done once per video.
 
     A question reads 32 frames sampled from its window; a video has a dozen questions, and a
     demo trains and evaluates a dozen students on them. Decoding and running the tower per
-    question and per student repeated the same work ~100 times; here each video's frames are
-    decoded once, run through the tower in batches, kept in memory and (with ``directory``)
-    on disk as ``.npy`` keyed by the tower's weights and the file's path, size and mtime, so
-    that other processes (``aotd eval``) and later runs reuse them. ``features`` samples
-    exactly the frames ``data.video.sample_video`` would.
+    question and per student repeated the same work ~100 times. Here each video is decoded
+    once; the detector's per-frame part runs over all its frames in batches and is kept in
+    memory and (with ``directory``) on disk as ``.npy`` keyed by the tower's weights and the
+    file's path, size and mtime, so that other processes (``aotd eval``) and later runs reuse
+    it; the recognizer's part, which depends on the whole clip, runs on the question's frames
+    at 48x64 (kept for the videos in use; decoding again costs ~50 ms) and is remembered per
+    question. ``features`` samples exactly the frames ``data.video.sample_video`` would.
     """
 
-    def __init__(self, tower: DetectorTower, directory: Path | None = None, remembered: int = 4096) -> None:
+    def __init__(self, tower: VisionTower, directory: Path | None = None, remembered: int = 4096) -> None:
         self.tower, self.remembered = tower, remembered
         self.directory = None if directory is None else Path(directory) / tower.fingerprint()
         self._videos: OrderedDict[tuple[str, int, int], torch.Tensor] = OrderedDict()
+        self._small: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+        self._clips: OrderedDict[tuple[tuple[str, int, int], tuple[int, ...]], torch.Tensor] = OrderedDict()
 
     def features(self, path: str | Path, start_s: float | None = None, end_s: float | None = None,
                  n: int = 32) -> torch.Tensor:
@@ -143,32 +197,42 @@ class VideoFeatures:
         info = probe_video(path)
         assert info.fps is not None and info.num_frames is not None
         lo, hi = window_to_frames(start_s, end_s, info.fps, info.num_frames)
-        return self.video(path)[sample_indices(info.num_frames, n, lo, hi)]
+        idx = sample_indices(info.num_frames, n, lo, hi)
+        key = _key(path)
+        actions = _remember(self._clips, (key, tuple(idx)),
+                            lambda: self.tower.action_features(self._small_frames(path, key)[idx]), self.remembered)
+        return self.tower.combine(self.video(path)[idx], actions)
+
+    def _small_frames(self, path: str | Path, key: tuple[str, int, int]) -> np.ndarray:
+        from aotd.data.video import decode_all
+
+        return _remember(self._small, key, lambda: downsample(_resized(decode_all(path))), 16)
 
     def video(self, path: str | Path) -> torch.Tensor:
-        """(num_frames, dim) features of every frame of the video."""
+        """(num_frames, frame_dim): the detector's part for every frame of the video."""
         from aotd.data.video import probe_video, read_frames
 
-        stat = Path(path).stat()
-        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-        feats = self._videos.get(key)
-        if feats is None:
+        key = _key(path)
+
+        def make() -> torch.Tensor:
             file = None if self.directory is None else \
                 self.directory / (hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + ".npy")
             if file is not None and file.exists():
-                feats = torch.from_numpy(np.load(file))
-            else:
-                n = probe_video(path).num_frames or 0
-                feats = torch.cat([self.tower._compute(read_frames(path, range(s, min(n, s + 256))))
-                                   for s in range(0, n, 256)])
-                if file is not None:
-                    file.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = file.with_suffix(f".{os.getpid()}.tmp")
-                    with open(tmp, "wb") as f:
-                        np.save(f, feats.numpy())
-                    os.replace(tmp, file)  # whole or absent, when several processes fill the store
-            self._videos[key] = feats
-        self._videos.move_to_end(key)
-        while len(self._videos) > self.remembered:
-            self._videos.popitem(last=False)
-        return feats
+                return torch.from_numpy(np.load(file))
+            n = probe_video(path).num_frames or 0
+            feats = torch.cat([self.tower.frame_features(_resized(read_frames(path, range(s, min(n, s + 256)))))
+                               for s in range(0, n, 256)])
+            if file is not None:
+                file.parent.mkdir(parents=True, exist_ok=True)
+                tmp = file.with_suffix(f".{os.getpid()}.tmp")
+                with open(tmp, "wb") as f:
+                    np.save(f, feats.numpy())
+                os.replace(tmp, file)  # whole or absent, when several processes fill the store
+            return feats
+
+        return _remember(self._videos, key, make, self.remembered)
+
+
+def _key(path: str | Path) -> tuple[str, int, int]:
+    stat = Path(path).stat()
+    return str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns

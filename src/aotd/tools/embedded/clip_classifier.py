@@ -70,7 +70,7 @@ class ClipNet(nn.Module):
         return self.verb_head(h), self.object_head(h)
 
 
-def _downsample(frames: np.ndarray) -> np.ndarray:
+def downsample(frames: np.ndarray) -> np.ndarray:
     """(T, 192, 256, 3) uint8 -> (T, 48, 64, 3) uint8 by area averaging."""
     t, h, w, c = frames.shape
     small = frames.reshape(t, h // SCALE, SCALE, w // SCALE, SCALE, c).mean(axis=(2, 4))
@@ -105,7 +105,7 @@ def _frame_labels(num_frames: int, fps: float, actions: list[list]) -> tuple[np.
 
 
 def _decode_small(path: Path) -> np.ndarray:
-    return _downsample(decode_all(path))
+    return downsample(decode_all(path))
 
 
 def _load_world(world_dir: Path, splits: Sequence[str] | None) -> list[_Video]:
@@ -249,12 +249,16 @@ class ClipClassifier:
         net.load_state_dict(ckpt["state"])
         return cls(net)
 
-    @torch.no_grad()
     def action_probs(self, clip: Clip) -> np.ndarray:
         """(len(clip), num_actions): P(verb) * P(object) of every world action in every frame."""
-        verb_logits, obj_logits = self.net(_inputs(_downsample(clip.frames())[None]))
+        return self.small_action_probs(downsample(clip.frames())).numpy()
+
+    @torch.no_grad()
+    def small_action_probs(self, small: np.ndarray) -> torch.Tensor:
+        """The same from a clip's frames already at the model's 48x64 (``downsample``)."""
+        verb_logits, obj_logits = self.net(_inputs(np.ascontiguousarray(small)[None]))
         pv, po = verb_logits[0].softmax(-1), obj_logits[0].softmax(-1)
-        return (pv[:, self._verb_idx] * po[:, self._obj_idx]).numpy()
+        return pv[:, self._verb_idx] * po[:, self._obj_idx]
 
     def recognize(self, clip: Clip, obj: str | None = None) -> list[Action]:
         probs = self.action_probs(clip)
