@@ -199,9 +199,10 @@ class VideoFeatures:
         lo, hi = window_to_frames(start_s, end_s, info.fps, info.num_frames)
         idx = sample_indices(info.num_frames, n, lo, hi)
         key = _key(path)
+        frames = self.video(path)[idx]  # first: computing it also keeps the recognizer's input
         actions = _remember(self._clips, (key, tuple(idx)),
                             lambda: self.tower.action_features(self._small_frames(path, key)[idx]), self.remembered)
-        return self.tower.combine(self.video(path)[idx], actions)
+        return self.tower.combine(frames, actions)
 
     def _small_frames(self, path: str | Path, key: tuple[str, int, int]) -> np.ndarray:
         from aotd.data.video import decode_all
@@ -220,8 +221,9 @@ class VideoFeatures:
             if file is not None and file.exists():
                 return torch.from_numpy(np.load(file))
             n = probe_video(path).num_frames or 0
-            feats = torch.cat([self.tower.frame_features(_resized(read_frames(path, range(s, min(n, s + 256)))))
-                               for s in range(0, n, 256)])
+            frames = _resized(read_frames(path, range(n)))
+            _remember(self._small, key, lambda: downsample(frames), 16)  # the recognizer's input, decoded once
+            feats = torch.cat([self.tower.frame_features(frames[s : s + 256]) for s in range(0, n, 256)])
             if file is not None:
                 file.parent.mkdir(parents=True, exist_ok=True)
                 tmp = file.with_suffix(f".{os.getpid()}.tmp")
