@@ -161,3 +161,29 @@ def test_prior_qa_learns_answer_frequencies_per_question_shape(world) -> None:
     assert question_shape("What did the person do with the cup/glass/bottle?") == "what did the person do with the <obj>?"
     hits = sum(prior.answer(None, s.question, s.choice_texts) == s.answer for s in ds.samples)
     assert hits / len(ds) > 0.25  # better than a blind guess among 4 on its own training split
+
+
+def test_a_videos_questions_share_frames_and_tool_outputs_with_the_same_traces(world_dir: Path, tmp_path: Path) -> None:
+    """Grouped by video, one decode per video and each frame through the CNNs once: the records
+    are byte for byte those of every question run alone with fresh tools."""
+    from collections import Counter
+
+    from aotd.config import ToolChoice
+    from aotd.tools.registry import forget_embedded
+
+    cfg = Config(tools=ToolChoice(detection="cnn", grounding="clip-cnn", recognition="clip-cnn", qa="visual"),
+                 sandbox=SandboxConfig(isolate=False))
+    train = load_dataset("star", world_dir, split="train").samples
+    videos = [v for v, _ in Counter(s.video.video_id for s in train).most_common(2)]
+    samples = [s for s in train if s.video.video_id in videos][:12]  # the dataset's order: the videos interleave
+    shared = tmp_path / "shared.jsonl"
+    run_agent(samples, AgentStage(cfg), shared, progress=False)
+    alone = []
+    for i, s in enumerate(samples):
+        forget_embedded()  # fresh models: nothing computed for another question
+        out = tmp_path / f"alone{i}.jsonl"
+        run_agent([s], AgentStage(cfg), out, progress=False)
+        alone += out.read_text().splitlines()
+    by_id = {json.loads(line)["sample_id"]: line for line in alone}
+    records = shared.read_text().splitlines()
+    assert len(records) == len(samples) and {json.loads(r)["sample_id"]: r for r in records} == by_id

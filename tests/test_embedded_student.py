@@ -334,11 +334,14 @@ def test_video_features_are_the_per_question_features_sliced_and_kept_on_disk(wo
     for s in samples:
         assert torch.equal(store.features(s.video.path, s.start, s.end), _features(student, s))
     files = list(tmp_path.rglob("*.npy"))
-    assert len(files) == len({s.video.video_id for s in samples})  # one file per video, not per question
-    again = VideoFeatures(student.tower, tmp_path)  # another process: the detector's part read back
-    real, student.tower.frame_features = student.tower.frame_features, None  # type: ignore[assignment,method-assign]
+    # the detector's part once per video, the recognizer's once per question
+    assert len(files) == len({s.video.video_id for s in samples}) + len({(s.video.path, s.start, s.end) for s in samples})
+    again = VideoFeatures(student.tower, tmp_path)  # another process: both parts read back, nothing recomputed
+    real = student.tower.frame_features, student.tower.action_features
+    student.tower.frame_features = student.tower.action_features = None  # type: ignore[assignment,method-assign]
     try:
         s = samples[0]
-        assert torch.equal(again.features(s.video.path, s.start, s.end), _features(student, s))
+        expected = store.features(s.video.path, s.start, s.end)
+        assert torch.equal(again.features(s.video.path, s.start, s.end), expected)
     finally:
-        student.tower.frame_features = real  # type: ignore[method-assign]
+        student.tower.frame_features, student.tower.action_features = real  # type: ignore[method-assign]

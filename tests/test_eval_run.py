@@ -74,6 +74,13 @@ def test_eval_scores_resumes_and_measures(trained: Path, world_dir: Path, tmp_pa
     _run(args)  # a second run finds every row written and adds none
     assert len(list(read_jsonl(tmp_path / "results.rows.jsonl"))) == 6
     assert json.loads(out.read_text())["run"]["already_done"] == 6
+    # features kept per video or the tower run on each question's frames: the same answers and rationales
+    _run([*args[:-1], str(tmp_path / "fresh.json"), "--fresh-features"])
+    fresh = {r["sample_id"]: r for r in read_jsonl(tmp_path / "fresh.rows.jsonl")}
+    assert len(fresh) == 6
+    for r in rows:
+        assert (fresh[r["sample_id"]]["reply"], fresh[r["sample_id"]]["rationale"]) == (r["reply"], r["rationale"])
+        assert fresh[r["sample_id"]]["grounding"] == r["grounding"]
 
 
 def test_agent_traces_are_scored_like_a_student(world_dir: Path, world_traces: Path, tmp_path: Path) -> None:

@@ -132,6 +132,40 @@ def test_two_workers_write_what_one_writes(tmp_path: Path) -> None:
     assert _sorted_lines(tmp_path / "one.jsonl") == _sorted_lines(tmp_path / "two.jsonl")
 
 
+class GroupedStage(ToyStage):
+    """Items in groups of ten (say, a video's questions); each record says which process made it."""
+
+    def group(self, item: int) -> str:
+        return f"g{item // 10}"
+
+    def process(self, item: int) -> tuple[str, dict[str, float]]:
+        import os
+
+        line = json.loads(self._line(item, item * item))
+        return json.dumps({**line, "pid": os.getpid()}), {}
+
+
+def test_a_group_goes_to_one_worker_in_a_row(tmp_path: Path) -> None:
+    from aotd.runner.core import GROUP_LIMIT, _batches
+
+    items = [i for k in range(3) for i in range(k, 60, 3)]  # the groups interleave in the input
+    batches = _batches(GroupedStage(), items)  # what a worker takes at a time: one group
+    assert len(batches) == 6 and all(len({i // 10 for i in b}) == 1 for b in batches)
+    one_group = type("OneGroup", (GroupedStage,), {"group": lambda self, item: "all"})()
+    assert [len(b) for b in _batches(one_group, list(range(40)))] == [GROUP_LIMIT, GROUP_LIMIT, 40 - 2 * GROUP_LIMIT]
+    run_stage(GroupedStage(), items, tmp_path / "out.jsonl", workers=2, progress=False)
+    rows = list(read_jsonl(tmp_path / "out.jsonl"))
+    assert sorted(int(r["sample_id"][1:]) for r in rows) == list(range(60))
+    by_group: dict[int, set[int]] = {}
+    for r in rows:
+        by_group.setdefault(int(r["sample_id"][1:]) // 10, set()).add(r["pid"])
+    assert all(len(pids) == 1 for pids in by_group.values()) and GROUP_LIMIT >= 10
+    here = tmp_path / "here.jsonl"
+    run_stage(GroupedStage(), items, here, progress=False)
+    groups = [int(r["sample_id"][1:]) // 10 for r in read_jsonl(here)]
+    assert groups == sorted(groups, key=lambda g: groups.index(g))  # one process: a group's items in a row
+
+
 def test_shards_merge_into_the_unsharded_output(tmp_path: Path) -> None:
     run_stage(ToyStage(), range(40), tmp_path / "all.jsonl", progress=False)
     shards = []

@@ -203,6 +203,18 @@ def test_cache_hits_misses_and_lru_bound(video: Path) -> None:
     assert len(small) == 1 and small.nbytes == first.nbytes
 
 
+def test_whole_video_cache_decodes_once_and_slices_the_same_frames(video: Path, reference: np.ndarray) -> None:
+    cache = FrameCache(whole_videos=True)
+    for indices in ([0, 50, 99], [1, 2, 2, 3], [99]):
+        frames = cache.get_or_load(video, indices)
+        np.testing.assert_array_equal(frames, read_frames(video, indices))
+        assert not frames.flags.writeable
+    assert (cache.misses, cache.hits, len(cache)) == (1, 2, 1)  # one decode of every frame
+    tight = FrameCache(max_bytes=reference[:3].nbytes * 4, whole_videos=True)  # too large to keep whole
+    np.testing.assert_array_equal(tight.get_or_load(video, [0, 50, 99]), reference[[0, 50, 99]])
+    assert len(tight) == 1 and tight.nbytes == reference[:3].nbytes
+
+
 def test_cache_invalidated_when_file_changes(tmp_path: Path) -> None:
     cache = FrameCache()
     path = make(tmp_path, 20)

@@ -426,6 +426,9 @@ def evaluate(
     video_root: Annotated[Path | None, typer.Option(help="folder holding the videos")] = None,
     rationale: Annotated[bool, typer.Option("--rationale", help="also generate rationales and score their grounding")] = False,
     blind: Annotated[bool, typer.Option("--blind", help="a control: the student sees black frames")] = False,
+    fresh_features: Annotated[bool, typer.Option(
+        "--fresh-features", help="run the vision tower on each question's frames instead of reusing features kept "
+                                 "per video (slower; the latency is then a new video's real cost)")] = False,
     limit: Annotated[int | None, typer.Option(help="first N questions only")] = None,
     out: Annotated[Path, typer.Option(help="summary JSON; rows go to <out>.rows.jsonl beside it")] = Path("results.json"),
     judge_backend: Annotated[str | None, typer.Option(help="open-ended LLM judge: openai | transformers")] = None,
@@ -461,7 +464,8 @@ def evaluate(
             from aotd.llm.build import build_backend
 
             judge = LLMScoreJudge(build_backend(judge_backend, judge_model, judge_base_url, section="judge"))
-        stage = EvalStage(model, rationale=rationale, world=world, judge=judge, classes=classes, blind=blind)
+        stage = EvalStage(model, rationale=rationale, world=world, judge=judge, classes=classes, blind=blind,
+                          fresh_features=fresh_features)
         report, summary = run_eval(samples, stage, rows_path, shard=Shard.parse(shard) if shard else None,
                                    workers=workers)
         summary = {"system": "student", "model": str(model), "blind": blind, "run": report.to_dict(), **summary}

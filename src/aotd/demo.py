@@ -325,8 +325,10 @@ def _evaluate(out: Path, world: Path, runs: list[Run], spec: DemoSize, clock: _C
             _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test", *blind,
                   "--out", str(results / f"{name}.json")])
         if variant in ("aotd", "unfiltered") and not (results / f"{name}.rationale.json").exists():
+            # the tower runs per question here: the report's cost row is a new video's real latency
             _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test", "--rationale",
-                  "--limit", str(spec.rationale_eval), "--out", str(results / f"{name}.rationale.json")])
+                  "--fresh-features", "--limit", str(spec.rationale_eval),
+                  "--out", str(results / f"{name}.rationale.json")])
         summary = json.loads((results / f"{name}.json").read_text())
         clock.done(f"accuracy {summary['accuracy']['overall']['accuracy']:.3f}")
 

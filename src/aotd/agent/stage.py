@@ -45,6 +45,11 @@ class AgentStage:
     def key(self, sample: QASample) -> str:
         return sample.sample_id
 
+    def group(self, sample: QASample) -> str:
+        """A video's questions go to one worker in a row: its frames are decoded once and each
+        frame goes through the tools' CNNs once (``FrameCache(whole_videos=True)``, ``FrameMemo``)."""
+        return str(sample.video.path or sample.video.video_id)
+
     def setup(self) -> None:
         from aotd.agent.build import build_planner, tool_factory
 
@@ -53,7 +58,7 @@ class AgentStage:
             self._planner = build_planner(self.cfg.planner, None if self.cache_dir is None else self.cache_dir / "llm")
         if self._tools is None:
             self._tools = tool_factory(self.cfg, None if self.cache_dir is None else self.cache_dir / "tools.sqlite")
-        self._frames = FrameCache(max_bytes=256 * 2**20)
+        self._frames = FrameCache(max_bytes=256 * 2**20, whole_videos=True)
         versions = getattr(self._tools, "versions", None)
         self._tool_versions = versions() if callable(versions) else None
 

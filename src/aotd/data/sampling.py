@@ -50,6 +50,7 @@ class SampledFrames:
     source_indices: list[int]
     fps: float
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
+    _frame_digests: list[bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.frames) != len(self.source_indices):
@@ -81,6 +82,13 @@ class SampledFrames:
             h.update(_pixels_digest(self.frames))
             self._digest = h.hexdigest()
         return self._digest
+
+    def frame_digests(self) -> list[bytes]:
+        """One content hash per frame (its shape and pixels), computed once per object: tools
+        key per-frame work by it, so questions that sample the same frame of a video share it."""
+        if self._frame_digests is None:
+            self._frame_digests = [_pixels_digest(np.ascontiguousarray(frame)) for frame in self.frames]
+        return self._frame_digests
 
     def source_frame(self, frame_id: int) -> int:
         return self.source_indices[frame_id]

@@ -345,12 +345,18 @@ def sample_video(
     cache: FrameCache | None = None,
 ) -> SampledFrames:
     """``n`` frames spread uniformly over the window [start_s, end_s] (seconds) of a video."""
+    indices, fps = sampled_indices(path, n, start_s=start_s, end_s=end_s)
+    frames = cache.get_or_load(path, indices) if cache is not None else read_frames(path, indices)
+    return SampledFrames(frames=frames, source_indices=indices, fps=fps)
+
+
+def sampled_indices(path: str | Path, n: int = NUM_FRAMES, *, start_s: float | None = None,
+                    end_s: float | None = None) -> tuple[list[int], float]:
+    """The source frames ``sample_video`` reads, and the frame rate, without decoding any."""
     info = probe_video(path)
     assert info.fps is not None and info.num_frames is not None  # _info always sets them
     lo, hi = window_to_frames(start_s, end_s, info.fps, info.num_frames)
-    indices = sample_indices(info.num_frames, n, lo, hi)
-    frames = cache.get_or_load(path, indices) if cache is not None else read_frames(path, indices)
-    return SampledFrames(frames=frames, source_indices=indices, fps=info.fps)
+    return sample_indices(info.num_frames, n, lo, hi), info.fps
 
 
 # --------------------------------------------------------------------------- caching
@@ -365,10 +371,15 @@ class FrameCache:
     ``directory`` that survive across runs. Keys include the file's mtime and size, so an
     edited video is decoded again rather than served stale. Returned arrays are read-only
     because they are shared between callers; copy one before changing it.
+
+    With ``whole_videos`` a video whose decoded frames take at most a quarter of ``max_bytes``
+    is decoded once, start to end, and every request is sliced from it: the dozen questions
+    of a short video then cost one sequential decode instead of a dozen seeking ones.
     """
 
-    def __init__(self, max_bytes: int = 512 * 2**20, directory: str | Path | None = None) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, max_bytes: int = 512 * 2**20, directory: str | Path | None = None,
+                 whole_videos: bool = False) -> None:
+        self.max_bytes, self.whole_videos = max_bytes, whole_videos
         self.directory = Path(directory) if directory is not None else None
         self.hits = 0
         self.misses = 0
@@ -395,6 +406,12 @@ class FrameCache:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return frames
+        if self.whole_videos:
+            whole = self._whole(path, key)
+            if whole is not None:
+                frames = whole[list(key[3])]
+                frames.flags.writeable = False
+                return frames
         frames = self._load_disk(key)
         hit = frames is not None
         if frames is None:
@@ -407,6 +424,26 @@ class FrameCache:
             else:
                 self.misses += 1
             self._remember(key, frames)
+        return frames
+
+    def _whole(self, path: str | Path, key: _CacheKey) -> np.ndarray | None:
+        """Every frame of the video (kept in the LRU), or None when it is too large to keep."""
+        whole_key = (*key[:3], ())
+        with self._lock:
+            frames = self._entries.get(whole_key)
+            if frames is not None:
+                self._entries.move_to_end(whole_key)
+                self.hits += 1
+                return frames
+        info = probe_video(path)
+        n = info.num_frames or 0
+        if not n or n * info.width * info.height * 3 > self.max_bytes // 4:
+            return None
+        frames = read_frames(path, range(n))
+        frames.flags.writeable = False
+        with self._lock:
+            self.misses += 1
+            self._remember(whole_key, frames)
         return frames
 
     def _remember(self, key: _CacheKey, frames: np.ndarray) -> None:

@@ -60,16 +60,19 @@ class EvalStage:
     name = "eval"
 
     def __init__(self, model_dir: Path, *, rationale: bool = False, world: Path | None = None,
-                 judge: Any = None, classes: StarClasses | None = None, blind: bool = False) -> None:
+                 judge: Any = None, classes: StarClasses | None = None, blind: bool = False,
+                 fresh_features: bool = False) -> None:
         from aotd.distill.students import MARKER
 
         if not (model_dir / MARKER).is_file():
             raise AotdError(f"{model_dir}: not a saved student (no {MARKER}); pass the model/ folder of a training run")
         self.model_dir, self.rationale, self.judge, self.blind = model_dir, rationale, judge, blind
+        self.fresh_features = fresh_features
         self.meta = video_meta(world)
         self.classes = classes
         settings = json.dumps({"rationale": rationale, "judge": getattr(judge, "name", "normalized"),
-                               **({"blind": True} if blind else {})}, sort_keys=True)
+                               **({"blind": True} if blind else {}),
+                               **({"fresh_features": True} if fresh_features else {})}, sort_keys=True)
         self.fingerprint = hashlib.sha256((model_digest(model_dir) + settings).encode()).hexdigest()[:16]
         self._student: Any = None
 
@@ -87,15 +90,11 @@ class EvalStage:
         self._student.model.eval()
 
     def process(self, sample: QASample) -> tuple[str, dict[str, float]]:
-        from aotd.data.video import sample_video
         from aotd.distill.records import answer_prompt, rationale_prompt
 
         assert self._student is not None, "setup() first"
         started = time.perf_counter()
-        sampled = sample_video(sample.video.path, start_s=sample.start, end_s=sample.end)
-        pixels = np.zeros_like(sampled.frames) if self.blind else sampled.frames  # a control: what text alone gets
-        prepare = getattr(self._student, "prepare_frames", None)
-        frames = prepare(pixels) if prepare else pixels  # once for both prompts
+        frames, source, fps = self._frames(sample)  # once for both prompts
         decoded = time.perf_counter()
         reply = self._student.generate(frames, answer_prompt(sample.question, sample.choice_texts),
                                        max_new_tokens=ANSWER_TOKENS)
@@ -107,12 +106,34 @@ class EvalStage:
                                           max_new_tokens=RATIONALE_TOKENS)
             timings["rationale_s"] = round(time.perf_counter() - answered, 4)
             row["rationale"] = text
-            row["grounding"] = self._grounding(sample, text, list(sampled.source_indices), sampled.fps)
+            row["grounding"] = self._grounding(sample, text, source, fps)
         row["latency_s"] = round(answered - started, 4)  # decode + answer: what a user waits for
         row["peak_mb"] = peak_memory_mb()
         row["provenance"] = {"aotd": aotd.__version__, "config": self.fingerprint, "stage": self.name,
                              "model": str(self.model_dir), "student": self._student.name}
         return json.dumps(row), timings
+
+    def _frames(self, sample: QASample) -> tuple[Any, list[int], float]:
+        """What the student reads for ``sample``, the source frames and fps. As in training, a
+        student with a frozen tower gets features computed once per video and kept on disk;
+        with ``fresh_features`` the tower runs on the question's decoded frames, so that the
+        latency is what a question about a new video costs."""
+        from aotd.data.video import probe_video, sample_video, sampled_indices
+
+        path, student = sample.video.path, self._student
+        features = None if self.fresh_features else getattr(student, "video_features", None)
+        if features is not None and not self.blind:
+            source, fps = sampled_indices(path, student.config.num_frames, start_s=sample.start, end_s=sample.end)
+            return features(path, sample.start, sample.end), source, fps
+        if self.blind:  # a control: what text alone gets, from black frames of the video's size
+            source, fps = sampled_indices(path, start_s=sample.start, end_s=sample.end)
+            info = probe_video(path)
+            pixels = np.zeros((len(source), info.height, info.width, 3), np.uint8)
+        else:
+            sampled = sample_video(path, start_s=sample.start, end_s=sample.end)
+            pixels, source, fps = sampled.frames, list(sampled.source_indices), sampled.fps
+        prepare = getattr(student, "prepare_frames", None)
+        return (prepare(pixels) if prepare else pixels), source, fps
 
     def failed(self, sample: QASample, reason: str) -> str:
         return json.dumps(_base_row(sample) | {"correct": None, "error": reason,

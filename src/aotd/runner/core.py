@@ -44,7 +44,11 @@ class Stage(Protocol):
         ...
 
     def failed(self, item: Any, reason: str) -> str:
-        """A failure record for ``item`` when ``process`` itself broke (a bug, a dead worker)."""
+        """A failure record for ``item`` when ``process`` itself broke (a bug, a dead worker).
+
+        A stage may also define ``group(item) -> str``: items of one group (the questions of a
+        video) are then processed one after another by one worker, so that what the stage keeps
+        per group (decoded frames, per-frame tool outputs) is computed once."""
         ...
 
 
@@ -150,15 +154,16 @@ def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | N
                 os.fsync(f.fileno())
                 last_sync = time.monotonic()
 
+        batches = _batches(stage, todo)
         if todo:
             if executor == "ray":
                 from aotd.runner.ray_executor import run_on_ray
 
-                run_on_ray(stage, todo, workers, emit)
+                run_on_ray(stage, [item for batch in batches for item in batch], workers, emit)
             elif workers == 1:
-                _run_here(stage, todo, emit)
+                _run_here(stage, [item for batch in batches for item in batch], emit)
             else:
-                _run_pool(stage, todo, workers, emit)
+                _run_pool(stage, batches, workers, emit)
         f.flush()
         os.fsync(f.fileno())
     report.elapsed_s = round(time.perf_counter() - start, 3)
@@ -167,6 +172,21 @@ def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | N
 
 
 Emit = Callable[..., None]
+
+
+GROUP_LIMIT = 16  # items of one group sent to a worker at once; a larger group is split
+
+
+def _batches(stage: Stage, todo: list[Any]) -> list[list[Any]]:
+    """The items in the units a worker takes: one each, or with ``stage.group`` the items of
+    a group together (in first-seen order, at most ``GROUP_LIMIT`` at a time)."""
+    group = getattr(stage, "group", None)
+    if group is None:
+        return [[item] for item in todo]
+    groups: dict[str, list[Any]] = {}
+    for item in todo:
+        groups.setdefault(group(item), []).append(item)
+    return [g[i : i + GROUP_LIMIT] for g in groups.values() for i in range(0, len(g), GROUP_LIMIT)]
 
 
 def _guarded(stage: Stage, item: Any) -> tuple[Result, bool]:
@@ -197,35 +217,38 @@ def _init_worker(stage: Stage) -> None:
     _WORKER_STAGE = stage
 
 
-def _work(item: Any) -> tuple[Result, bool]:
+def _work(batch: list[Any]) -> list[tuple[Result, bool]]:
     assert _WORKER_STAGE is not None
-    return _guarded(_WORKER_STAGE, item)
+    return [_guarded(_WORKER_STAGE, item) for item in batch]
 
 
-def _run_pool(stage: Stage, todo: list[Any], workers: int, emit: Emit) -> None:
-    """Spawned processes (not forked: the parent may hold threads and torch state)."""
-    queue = iter(todo)
+def _run_pool(stage: Stage, batches: list[list[Any]], workers: int, emit: Emit) -> None:
+    """Spawned processes (not forked: the parent may hold threads and torch state), each
+    taking a batch (``_batches``) at a time."""
+    queue = iter(batches)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                              initializer=_init_worker, initargs=(stage,)) as pool:
-        pending: dict[Future[tuple[Result, bool]], Any] = {}
+        pending: dict[Future[list[tuple[Result, bool]]], list[Any]] = {}
 
         def submit() -> None:
-            item = next(queue, None)
-            if item is not None:
-                pending[pool.submit(_work, item)] = item
+            batch = next(queue, None)
+            if batch is not None:
+                pending[pool.submit(_work, batch)] = batch
 
         for _ in range(2 * workers):
             submit()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                item = pending.pop(future)
+                batch = pending.pop(future)
                 try:
-                    result, crashed = future.result()
+                    results = future.result()
                 except Exception as exc:  # the worker died (killed, out of memory)
-                    raise AotdError(f"a worker process died while on sample {stage.key(item)}: {exc}; "
+                    where = stage.key(batch[0]) + (f" (or one of the {len(batch) - 1} after it)" if len(batch) > 1 else "")
+                    raise AotdError(f"a worker process died while on sample {where}: {exc}; "
                                     "run again to resume") from exc
-                emit(item, result, crashed)
+                for item, (result, crashed) in zip(batch, results):
+                    emit(item, result, crashed)
                 submit()
 
 

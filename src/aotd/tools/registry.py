@@ -103,6 +103,13 @@ def action_model(name: str) -> Any:
     return _pick(ACTION_MODELS, name, "grounding/recognition")()
 
 
+def forget_embedded() -> None:
+    """Drop the embedded models loaded so far, with the per-frame outputs they keep: the next
+    call loads them afresh (a benchmark's runs must not share what an earlier one computed)."""
+    _embedded_detector.cache_clear()
+    action_model.cache_clear()
+
+
 # --- by sub-task -----------------------------------------------------------------------------
 def _tool(subtask: str, name: str, choice: ToolChoice | None) -> Any:
     """The candidate ``name`` of a perception sub-task: embedded (cached), or transformers per ``choice``."""

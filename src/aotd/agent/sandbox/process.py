@@ -95,15 +95,31 @@ def run_program(source: str, *, tools: Mapping[str, Callable[..., Any]], inputs:
         watchdog = threading.Timer(kill_at - time.monotonic(), worker.kill)
         watchdog.daemon = True
         watchdog.start()
+        modules: set[str] = set()  # of the tools' outputs
+        reported = False
         try:
-            outcome = _serve(worker, parent_end, recorder, inputs, limits, kill_at)
+            outcome, reported = _serve(worker, parent_end, recorder, inputs, limits, kill_at, modules)
         finally:
             watchdog.cancel()
             watchdog.join()  # so that it cannot signal a pid that the server has reaped
-            worker.kill()  # a no-op when it has exited: it stays a zombie until reaped below
-            worker.reap()
+            if reported and outcome.error is None:  # it exits by itself after its report: the server
+                worker.forget()  # reaps it while this process goes on (one that hit a limit is reaped now)
+            else:
+                worker.kill()  # a no-op when it has exited: it stays a zombie until reaped below
+                worker.reap()
             parent_end.close()
+        workers.preload(modules)
     return _result(outcome, recorder.calls, start)
+
+
+def _modules(value: Any, depth: int = 2) -> set[str]:
+    """The modules defining the types in a tool's output (a list of boxes: the boxes' module)."""
+    found = {type(value).__module__}
+    if depth and isinstance(value, (list, tuple, set, dict)):
+        items = list(value.values() if isinstance(value, dict) else value)[:8]
+        for item in items:
+            found |= _modules(item, depth - 1)
+    return found - {"builtins"}
 
 
 class _Worker:
@@ -124,6 +140,10 @@ class _Worker:
             self.exitcode = self.workers.wait(self.pid)
         return self.exitcode
 
+    def forget(self) -> None:
+        """No signal will be sent to it again: the server may reap it without being asked."""
+        self.workers.forget(self.pid)
+
 
 class _Server:
     """This process's worker server (``server.main``), started on first use and again if it died."""
@@ -136,7 +156,16 @@ class _Server:
                                       str(theirs.fileno())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                      close_fds=True)
         theirs.close()
+        self.loaded = set(preload)
         server.send(self.sock, ("init", list(sys.path), preload))
+
+    def preload(self, modules: set[str]) -> None:
+        """Have the server import the modules of tool outputs it has not got: a worker would
+        otherwise import them again, from disk, every time it unpickles such an output."""
+        new = sorted(modules - self.loaded)
+        if new:
+            self.loaded.update(new)
+            server.send(self.sock, ("import", new))
 
     def __enter__(self) -> _Server:
         self.lock.acquire()
@@ -152,6 +181,9 @@ class _Server:
             raise RuntimeError("the sandbox's worker server died")
         return _Worker(self, reply[0][1])
 
+    def forget(self, pid: int) -> None:
+        server.send(self.sock, ("forget", pid))
+
     def wait(self, pid: int) -> int:
         server.send(self.sock, ("wait", pid))
         reply = server.receive(self.sock)
@@ -166,9 +198,11 @@ _SERVERS: dict[int, _Server] = {}  # by pid of the process that started it: a fo
 
 def _server(inputs: Mapping[str, Any]) -> _Server:
     current = _SERVERS.get(os.getpid())
+    modules = {__name__, *(m for v in inputs.values() for m in _modules(v))} - {"builtins"}
     if current is None or not current.alive():
-        modules = sorted({__name__, *(type(v).__module__ for v in inputs.values())} - {"builtins"})
-        current = _SERVERS[os.getpid()] = _Server(modules)
+        current = _SERVERS[os.getpid()] = _Server(sorted(modules))
+    else:
+        current.preload(modules)
     return current
 
 
@@ -184,27 +218,27 @@ def _failure(kind: str, message: str) -> Outcome:
 
 # -- parent side ---------------------------------------------------------------------------------
 def _serve(worker: _Worker, conn: Connection, recorder: ToolRecorder, inputs: Mapping[str, Any],
-           limits: Limits, kill_at: float) -> Outcome:
+           limits: Limits, kill_at: float, modules: set[str]) -> tuple[Outcome, bool]:
     """Answer the worker's tool calls until it reports, dies (end of file: it held the only other
-    end of the pipe), or runs out of time."""
+    end of the pipe), or runs out of time; the outcome, and whether the worker reported it."""
     objects: dict[_Ref, Any] = {_Ref("input", key): value for key, value in inputs.items()}
     timeout = _failure("timeout", f"the program ran longer than {limits.timeout_s:g} s and was killed")
     while True:
         ready = wait([conn], timeout=max(kill_at - time.monotonic(), 0))
         if not ready:
-            return timeout
+            return timeout, False
         try:
             message = pickle.loads(conn.recv_bytes(_MAX_MESSAGE))
             if message[0] == "done":
-                return message[1]
+                return message[1], True
             _, name, args, kwargs, line = message
-            conn.send_bytes(_run_tool(recorder, objects, name, args, kwargs, line))
+            conn.send_bytes(_run_tool(recorder, objects, name, args, kwargs, line, modules))
         except (EOFError, OSError):
-            return timeout if time.monotonic() >= kill_at else _died(worker)
+            return (timeout if time.monotonic() >= kill_at else _died(worker)), False
 
 
 def _run_tool(recorder: ToolRecorder, objects: dict[_Ref, Any], name: str, args: list[Any],
-              kwargs: dict[str, Any], line: int | None) -> bytes:
+              kwargs: dict[str, Any], line: int | None, modules: set[str]) -> bytes:
     args = [objects[a] if type(a) is _Ref else a for a in args]
     kwargs = {k: objects[v] if type(v) is _Ref else v for k, v in kwargs.items()}
     try:
@@ -216,12 +250,15 @@ def _run_tool(recorder: ToolRecorder, objects: dict[_Ref, Any], name: str, args:
             return data
         except Exception:
             return pickle.dumps(("raise", RuntimeError(f"{type(exc).__name__}: {exc}"), None))
-    ref = None
+    ref, sent = None, output
+    modules |= _modules(output)
     if type(output).__module__ != "builtins":
         ref = _Ref("output", len(objects))
         objects[ref] = output
+        if hasattr(type(output), "__sandbox_view__"):  # a trimmed clip travels without its pixels, as inputs do
+            sent = output.__sandbox_view__()
     try:
-        return pickle.dumps(("ok", output, ref), protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(("ok", sent, ref), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         return pickle.dumps(("raise", TypeError(f"tool '{name}' returned an object that cannot be sent "
                                                 f"to the sandbox: {exc}"), None))

@@ -10,12 +10,17 @@ interpreter state, its own limits, and nothing left over from the program before
 The caller and the server share one socket: the caller sends a request (the worker's
 arguments, pickled, and the worker's end of a pipe to the caller as a passed file
 descriptor); the server forks and answers with the worker's pid; later the caller asks for
-the worker's exit status, which the server reaps. The server dies with its caller (end of file
+the worker's exit status, which the server reaps, or, for a worker that reported its result and
+is exiting by itself, tells the server to reap it without answering. Before the first fork the
+server runs a small program and freezes its heap (``_warm_up``), so that workers start warm and
+do not copy the pages of inherited objects; the modules of tool outputs are imported here once
+(``import``) rather than in every worker. The server dies with its caller (end of file
 on the socket; on Linux also ``PR_SET_PDEATHSIG``), and each worker dies with the server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pickle
@@ -78,6 +83,8 @@ def main() -> None:
         importlib.import_module(name)
     from .process import worker_main  # after sys.path: the same code as the caller's
 
+    _warm_up()
+
     while (request := receive(sock)) is not None:
         message, fds = request
         if message[0] == "run":
@@ -93,6 +100,29 @@ def main() -> None:
             for fd in fds:
                 os.close(fd)
             send(sock, ("pid", pid))
+        elif message[0] == "import":  # the modules of tool outputs: imported once, here, not per worker
+            for name in message[1]:
+                with contextlib.suppress(ImportError):
+                    importlib.import_module(name)
+        elif message[0] == "forget":  # a worker that reported and is exiting: reaped with no reply, so
+            os.waitpid(message[1], 0)  # the caller goes on while it exits (~2 ms saved per program)
         elif message[0] == "wait":
             _, status = os.waitpid(message[1], 0)
             send(sock, ("status", os.waitstatus_to_exitcode(status)))
+
+
+def _warm_up() -> None:
+    """Run a small program here once, so that what the interpreter builds on first use exists
+    before any fork, and freeze the heap: a worker's garbage collector then leaves the
+    inherited objects alone instead of writing to (and so copying) every page that holds one."""
+    import gc
+    import time
+
+    from .limits import Limits
+    from .runner import run_source
+
+    program = "def execute_command(x):\n    ys = [i * 2 for i in range(3) if i]\n    return {'n': len(ys), 's': str(x)}\n"
+    with contextlib.suppress(Exception):
+        run_source(program, tool_names=(), call_tool=None, inputs={"x": 1}, entry="execute_command",  # type: ignore[arg-type]
+                   limits=Limits(), deadline=time.monotonic() + 5)
+    gc.freeze()

@@ -33,7 +33,8 @@ from torch.nn import functional as F
 
 from aotd.select.detection import DETECTABLE
 from aotd.tools.embedded.clip_classifier import ClipClassifier, ClipNet, downsample
-from aotd.tools.embedded.cnn_detector import POOL, STRIDE, CenterNet, CNNDetector, _normalise, _one_thread
+from aotd.tools.embedded.cnn_detector import POOL, STRIDE, CenterNet, CNNDetector, _normalise
+from aotd.tools.embedded.memo import one_thread
 from aotd.tools.embedded.phrases import world_actions
 
 FRAME_SIZE = (192, 256)  # (height, width) both models were trained at; other frames are resized to it
@@ -132,7 +133,7 @@ class VisionTower:
         x = torch.from_numpy(np.array(arr, copy=not arr.flags.writeable)).permute(0, 3, 1, 2).float()
         x = F.avg_pool2d(x, POOL).round()
         out = []
-        with _one_thread():
+        with one_thread():
             for start in range(0, len(x), _BATCH):
                 head, deep = self.detector.forward_features(_normalise(x[start : start + _BATCH]))
                 out.append(torch.cat([_peaks(head), deep.mean(dim=(2, 3))], 1))
@@ -140,7 +141,7 @@ class VisionTower:
 
     def action_features(self, small: np.ndarray) -> torch.Tensor:
         """(N, len(actions)): the recognizer's part, over the clip's frames at 48x64 (``downsample``)."""
-        with _one_thread():
+        with one_thread():
             return self.recognizer.small_action_probs(small).float()
 
 
@@ -173,12 +174,12 @@ class VideoFeatures:
     A question reads 32 frames sampled from its window; a video has a dozen questions, and a
     demo trains and evaluates a dozen students on them. Decoding and running the tower per
     question and per student repeated the same work ~100 times. Here each video is decoded
-    once; the detector's per-frame part runs over all its frames in batches and is kept in
-    memory and (with ``directory``) on disk as ``.npy`` keyed by the tower's weights and the
-    file's path, size and mtime, so that other processes (``aotd eval``) and later runs reuse
-    it; the recognizer's part, which depends on the whole clip, runs on the question's frames
-    at 48x64 (kept for the videos in use; decoding again costs ~50 ms) and is remembered per
-    question. ``features`` samples exactly the frames ``data.video.sample_video`` would.
+    once; the detector's per-frame part runs over all its frames in batches; the recognizer's
+    part, which depends on the whole clip, runs once per question on its frames at 48x64 (kept
+    for the videos in use). Both are kept in memory and (with ``directory``) on disk as ``.npy``
+    keyed by the tower's weights and the file's path, size and mtime (and the question's
+    frames), so that other processes (``aotd eval``) and later runs reuse them. ``features``
+    samples exactly the frames ``data.video.sample_video`` would.
     """
 
     def __init__(self, tower: VisionTower, directory: Path | None = None, remembered: int = 4096) -> None:
@@ -191,17 +192,14 @@ class VideoFeatures:
     def features(self, path: str | Path, start_s: float | None = None, end_s: float | None = None,
                  n: int = 32) -> torch.Tensor:
         """(n, dim) features of the ``n`` frames sampled from [start_s, end_s] of the video."""
-        from aotd.data.sampling import sample_indices, window_to_frames
-        from aotd.data.video import probe_video
+        from aotd.data.video import sampled_indices
 
-        info = probe_video(path)
-        assert info.fps is not None and info.num_frames is not None
-        lo, hi = window_to_frames(start_s, end_s, info.fps, info.num_frames)
-        idx = sample_indices(info.num_frames, n, lo, hi)
+        idx, _ = sampled_indices(path, n, start_s=start_s, end_s=end_s)
         key = _key(path)
         frames = self.video(path)[idx]  # first: computing it also keeps the recognizer's input
-        actions = _remember(self._clips, (key, tuple(idx)),
-                            lambda: self.tower.action_features(self._small_frames(path, key)[idx]), self.remembered)
+        clip = (key, tuple(idx))
+        actions = _remember(self._clips, clip, lambda: self._stored(
+            clip, lambda: self.tower.action_features(self._small_frames(path, key)[idx])), self.remembered)
         return self.tower.combine(frames, actions)
 
     def _small_frames(self, path: str | Path, key: tuple[str, int, int]) -> np.ndarray:
@@ -216,23 +214,27 @@ class VideoFeatures:
         key = _key(path)
 
         def make() -> torch.Tensor:
-            file = None if self.directory is None else \
-                self.directory / (hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + ".npy")
-            if file is not None and file.exists():
-                return torch.from_numpy(np.load(file))
             n = probe_video(path).num_frames or 0
             frames = _resized(read_frames(path, range(n)))
             _remember(self._small, key, lambda: downsample(frames), 16)  # the recognizer's input, decoded once
-            feats = torch.cat([self.tower.frame_features(frames[s : s + 256]) for s in range(0, n, 256)])
-            if file is not None:
-                file.parent.mkdir(parents=True, exist_ok=True)
-                tmp = file.with_suffix(f".{os.getpid()}.tmp")
-                with open(tmp, "wb") as f:
-                    np.save(f, feats.numpy())
-                os.replace(tmp, file)  # whole or absent, when several processes fill the store
-            return feats
+            return torch.cat([self.tower.frame_features(frames[s : s + 256]) for s in range(0, n, 256)])
 
-        return _remember(self._videos, key, make, self.remembered)
+        return _remember(self._videos, key, lambda: self._stored(key, make), self.remembered)
+
+    def _stored(self, key: object, make) -> torch.Tensor:  # noqa: ANN001 - () -> Tensor
+        """``make()``, kept on disk under a hash of ``key`` when there is a directory."""
+        if self.directory is None:
+            return make()
+        file = self.directory / (hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + ".npy")
+        if file.exists():
+            return torch.from_numpy(np.load(file))
+        feats = make()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, feats.numpy())
+        os.replace(tmp, file)  # whole or absent, when several processes fill the store
+        return feats
 
 
 def _key(path: str | Path) -> tuple[str, int, int]:

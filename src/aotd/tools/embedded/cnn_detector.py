@@ -16,8 +16,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from aotd.data.sampling import SampledFrames
 from aotd.select.detection import DETECTABLE, BoxTuple, annotated_keyframes
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.color_detector import resolve_class
+from aotd.tools.embedded.memo import FrameMemo, one_thread
 from aotd.tools.embedded.weights import weights_file
 from aotd.tools.types import Box
 from aotd.world.generate import WorldConfig, generate_world
@@ -75,18 +75,6 @@ class CenterNet(nn.Module):
         u = F.interpolate(self.up3(f3), size=f2.shape[-2:]) + self.lateral2(f2)
         u = F.interpolate(self.up2(u), size=f1.shape[-2:]) + self.lateral1(f1)
         return self.head(u), f3
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch on one thread: convs this small gain little from more, and on a machine shared
-    with other work OpenMP's spin-waiting makes two threads over ten times slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _pool(frames: np.ndarray) -> torch.Tensor:
@@ -178,7 +166,7 @@ def train_cnn_detector(out_path: str | Path, *, world_dir: str | Path | None = N
                                        workers=max(1, min(4, os.cpu_count() or 1))), progress=False)
         frames, boxes = _load_training_frames(Path(world_dir), videos)
     log(f"training on {len(frames)} key frames for {epochs} epochs")
-    with _one_thread():
+    with one_thread():
         model, history = _fit(frames, boxes, epochs, seed, log)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -245,6 +233,7 @@ class CNNDetector:
         self.model = model.eval()
         self.min_score = min_score
         self._memo: tuple[SampledFrames, dict[int, np.ndarray]] | None = None
+        self._frames: FrameMemo[np.ndarray] = FrameMemo()  # every question of a video: each frame once
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> CNNDetector:
@@ -282,13 +271,22 @@ class CNNDetector:
         """Per frame id, (classes, 5) rows of [score, x1, y1, x2, y2] at each class's peak."""
         if self._memo is None or self._memo[0] is not clip.sampled:
             self._memo = (clip.sampled, {})
-        memo = self._memo[1]
+        memo, sampled = self._memo[1], clip.sampled
         todo = [i for i in clip.ids if i not in memo]
-        for start in range(0, len(todo), _BATCH):
-            ids = todo[start : start + _BATCH]
-            with torch.inference_mode(), _one_thread():
-                out = self.model(_normalise(_pool(clip.sampled.frames[ids])))
-            memo.update(zip(ids, _decode(out, clip.sampled.width, clip.sampled.height)))
+        if not todo:
+            return memo
+        digests = sampled.frame_digests()
+
+        def compute(positions: list[int]) -> list[np.ndarray]:
+            ids = [todo[p] for p in positions]
+            rows = []
+            for start in range(0, len(ids), _BATCH):
+                with torch.inference_mode(), one_thread():
+                    out = self.model(_normalise(_pool(sampled.frames[ids[start : start + _BATCH]])))
+                rows += _decode(out, sampled.width, sampled.height)
+            return rows
+
+        memo.update(zip(todo, self._frames.get([digests[i] for i in todo], compute)))
         return memo
 
 
