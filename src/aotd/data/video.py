@@ -385,6 +385,7 @@ class FrameCache:
         self.misses = 0
         self._nbytes = 0
         self._entries: OrderedDict[_CacheKey, np.ndarray] = OrderedDict()
+        self._too_large: set[_CacheKey] = set()  # videos too large to keep whole
         self._lock = threading.Lock()
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -400,12 +401,9 @@ class FrameCache:
     def get_or_load(self, path: str | Path, indices: Sequence[int]) -> np.ndarray:
         """Frames as ``read_frames(path, indices)`` returns them, decoded at most once."""
         key = _cache_key(Path(path), indices)
-        with self._lock:
-            frames = self._entries.get(key)
-            if frames is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return frames
+        frames = self._held(key)
+        if frames is not None:
+            return frames
         if self.whole_videos:
             whole = self._whole(path, key)
             if whole is not None:
@@ -429,15 +427,13 @@ class FrameCache:
     def _whole(self, path: str | Path, key: _CacheKey) -> np.ndarray | None:
         """Every frame of the video (kept in the LRU), or None when it is too large to keep."""
         whole_key = (*key[:3], ())
-        with self._lock:
-            frames = self._entries.get(whole_key)
-            if frames is not None:
-                self._entries.move_to_end(whole_key)
-                self.hits += 1
-                return frames
+        frames = self._held(whole_key)
+        if frames is not None or whole_key in self._too_large:
+            return frames
         info = probe_video(path)
         n = info.num_frames or 0
         if not n or n * info.width * info.height * 3 > self.max_bytes // 4:
+            self._too_large.add(whole_key)  # not probed again: its requests are decoded one by one
             return None
         frames = read_frames(path, range(n))
         frames.flags.writeable = False
@@ -445,6 +441,15 @@ class FrameCache:
             self.misses += 1
             self._remember(whole_key, frames)
         return frames
+
+    def _held(self, key: _CacheKey) -> np.ndarray | None:
+        """The frames kept in memory under ``key`` (counted as a hit), or None."""
+        with self._lock:
+            frames = self._entries.get(key)
+            if frames is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return frames
 
     def _remember(self, key: _CacheKey, frames: np.ndarray) -> None:
         """Insert and evict least-recently used entries; too-large arrays are not kept."""

@@ -24,7 +24,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from aotd.data.sampling import SampledFrames
 from aotd.select.detection import DETECTABLE, BoxTuple, annotated_keyframes
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.color_detector import resolve_class
@@ -232,7 +231,6 @@ class CNNDetector:
     def __init__(self, model: CenterNet, min_score: float = _MIN_SCORE) -> None:
         self.model = model.eval()
         self.min_score = min_score
-        self._memo: tuple[SampledFrames, dict[int, np.ndarray]] | None = None
         self._frames: FrameMemo[np.ndarray] = FrameMemo()  # every question of a video: each frame once
 
     @classmethod
@@ -259,35 +257,29 @@ class CNNDetector:
         if cls is None:
             return []
         k = DETECTABLE.index(cls)
-        decoded = self._decoded(clip)
         out = []
-        for frame_id in clip.ids:
-            score, x1, y1, x2, y2 = decoded[frame_id][k]
+        for frame_id, rows in zip(clip.ids, self._decoded(clip)):
+            score, x1, y1, x2, y2 = rows[k]
             if score >= self.min_score and x2 > x1 and y2 > y1:
                 out.append(Box(frame_id, float(x1), float(y1), float(x2), float(y2), cls, float(score)))
         return out
 
-    def _decoded(self, clip: Clip) -> dict[int, np.ndarray]:
-        """Per frame id, (classes, 5) rows of [score, x1, y1, x2, y2] at each class's peak."""
-        if self._memo is None or self._memo[0] is not clip.sampled:
-            self._memo = (clip.sampled, {})
-        memo, sampled = self._memo[1], clip.sampled
-        todo = [i for i in clip.ids if i not in memo]
-        if not todo:
-            return memo
+    def _decoded(self, clip: Clip) -> list[np.ndarray]:
+        """Per frame of the clip, (classes, 5) rows of [score, x1, y1, x2, y2] at each class's
+        peak; a frame already seen (by this question or another of its video) is not run again."""
+        sampled, ids = clip.sampled, list(clip.ids)
         digests = sampled.frame_digests()
 
         def compute(positions: list[int]) -> list[np.ndarray]:
-            ids = [todo[p] for p in positions]
+            todo = [ids[p] for p in positions]
             rows = []
-            for start in range(0, len(ids), _BATCH):
+            for start in range(0, len(todo), _BATCH):
                 with torch.inference_mode(), one_thread():
-                    out = self.model(_normalise(_pool(sampled.frames[ids[start : start + _BATCH]])))
+                    out = self.model(_normalise(_pool(sampled.frames[todo[start : start + _BATCH]])))
                 rows += _decode(out, sampled.width, sampled.height)
             return rows
 
-        memo.update(zip(todo, self._frames.get([digests[i] for i in todo], compute)))
-        return memo
+        return self._frames.get([digests[i] for i in ids], compute)
 
 
 def _decode(out: torch.Tensor, width: int, height: int) -> list[np.ndarray]:
