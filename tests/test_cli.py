@@ -98,3 +98,28 @@ def test_cot_shards_merge_and_view(world_dir: Path, world_traces: Path, tmp_path
     assert code == 2 and "pass the config `aotd agent` ran with" in err  # the default config is not the traces'
     code, _, err = run([*base, "--shard", "2/2", "--out", str(tmp_path / "y.jsonl")], capsys)
     assert code == 2 and "--shard '2/2'" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--question", ""], "--question: must not be empty"),
+        (["--question", "q", "--start", "5", "--end", "2"], "--start/--end: window end 2.0 is before start 5.0"),
+        (["--question", "q", "--start", "-3"], "--start: Input should be greater than or equal to 0"),
+        (["--question", "q", "--start", "nan"], "--start: Input should be greater than or equal to 0"),
+        (["--question", "q", "--start", "1e9"], "--start 1e+09: the video is"),
+        (["--question", "q", "--program", "{tmp}/latin1.py"], "latin1.py: not UTF-8 text (byte 0)"),
+    ],
+    ids=["empty_question", "end_before_start", "negative_start", "nan_start", "start_past_the_end", "non_utf8"],
+)
+def test_agent_exec_bad_arguments_are_one_line(args, message, world_dir: Path, tmp_path: Path, capsys) -> None:
+    program = tmp_path / "p.py"
+    program.write_text("def execute_command(video, question, choices):\n    return choices[0]\n")
+    (tmp_path / "latin1.py").write_bytes(b"\xff# caf\xe9\n")
+    video = next((world_dir / "videos").glob("*.mp4"))
+    args = [a.format(tmp=tmp_path) for a in args]
+    if "--program" not in args:
+        args += ["--program", str(program)]
+    code, _, err = run(["agent", "exec", "--video", str(video), *args, "--choices", "a", "b"], capsys)
+    assert code == 2 and message in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import time
@@ -550,3 +551,67 @@ def test_a_clip_reaches_the_worker_without_its_pixels_and_tools_get_the_original
     result = run_program(source, tools={"brightness": lambda c: int(c.frames().mean()) * len(c)},
                          inputs={"video": clip, "question": "q", "choices": ["a"]})
     assert result.ok and result.value == [4, 9, "v1", 42]
+
+
+# -- nothing the program holds shows a host object -------------------------------------------------
+def test_no_value_a_program_can_hold_shows_a_host_address_or_class_path(world_dir: Path) -> None:
+    """Every offered builtin, every allowlisted method, the program's own callables and
+    iterators, the inputs and every tool's output, printed and formatted every way Python can:
+    no heap address, no ``aotd.`` class path (they would reach traces, CoTs and training data)."""
+    from conftest import cheap_config
+
+    from aotd.agent.build import tool_factory
+    from aotd.agent.sandbox.builtins import BUILTIN_NAMES
+    from aotd.data.loaders import load_dataset
+    from aotd.data.video import sample_video
+    from aotd.tools.clip import Clip
+
+    sample = load_dataset("star", world_dir).by_split("train")[0]
+    clip = Clip(sample_video(sample.video.path, start_s=sample.start, end_s=sample.end), sample.video.video_id)
+    api = tool_factory(cheap_config())(sample, clip)
+    choices = [c.text for c in sample.choices]
+    methods = ["'a'.format", "'a'.join", "'a'.upper", "[1].append", "[1].sort", "{1: 2}.get", "{1: 2}.items",
+               "{1}.add", "(1,).count", "(1.5).is_integer"]
+    tools = ["detect(video, choices[0])", "find_object(video, choices[0])", "exists(video, choices[0])",
+             "find_action(video, question)", "recognize_actions(video)", "trim(video, 0, 4)",
+             "query(video, question, choices)", "choose(choices, 1)", "detect", "trim"]
+    values = [*sorted(BUILTIN_NAMES), *methods, *tools, "f", "g", "(c for c in choices)", "iter(choices)",
+              "iter({1: 2})", "video", "ValueError('x')", "range(3)", "{1: 2}.keys()"]
+    program = ("def execute_command(video, question, choices):\n"
+               "    f = lambda x: x\n"
+               "    def g():\n        return 1\n"
+               f"    values = [{', '.join(values)}]\n"
+               "    texts = [str(values), '{}'.format(values), '%r' % (values,)]\n"
+               "    for v in values:\n"
+               "        texts += [str(v), f'{v!r}', f'{v}', '{!r}'.format(v), '%s' % (v,)]\n"
+               "        print(v, [v], {'k': v})\n"
+               "    return texts\n")
+    for run in (run_in_process, run_program):
+        result = run(program, tools=api.functions(), inputs={"video": clip, "question": sample.question,
+                                                             "choices": choices})
+        assert result.ok, result.error
+        shown = json.dumps(result.value) + result.stdout + json.dumps(result.to_dict())
+        for leak in re.findall(r"0x[0-9a-f]{6,}|aotd\.[a-z_.]+|SandboxBuiltins", shown):
+            raise AssertionError(f"{leak} in: ...{shown[max(0, shown.find(leak) - 200):shown.find(leak) + 80]}")
+        assert "<built-in function print>" in result.stdout and "<built-in method append of list object>" in shown
+
+
+def test_double_star_goes_through_the_allowlist() -> None:
+    """``f(**x)`` and ``{**x}`` take dicts only, as Python does, and never call a host object's ``items``."""
+    for body, message in (("f(**[1, 2, 3])", "argument after ** must be a mapping, not list"),
+                          ("f(**video)", "argument after ** must be a mapping, not Clip"),
+                          ("{**video}", "'Clip' object is not a mapping")):
+        program = f"def f(**k):\n    return k\ndef execute_command(video):\n    return {body}\n"
+        result = run_in_process(program, tools={}, inputs={"video": Clip()})
+        assert result.error is not None and result.error.exc_type == "TypeError", result.error
+        assert message in result.error.message
+
+
+class Clip:
+    """A host object with ``items``/``keys``, which a ``**`` must not reach."""
+
+    def keys(self) -> list[str]:
+        raise AssertionError("the host's keys() was called")
+
+    def items(self) -> list[tuple[str, int]]:
+        raise AssertionError("the host's items() was called")

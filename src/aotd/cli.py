@@ -260,29 +260,49 @@ def agent_exec(
     end: Annotated[float | None, typer.Option(help="window end, seconds")] = None,
 ) -> None:
     """Run one program on one video in the sandbox and print its trace as JSON."""
+    from pydantic import ValidationError
+
     from aotd.agent.build import tool_factory
     from aotd.agent.sandbox import Limits, run_in_process, run_program
     from aotd.config import load_config
     from aotd.data.schema import Choice, QASample, VideoInfo
-    from aotd.data.video import sample_video
+    from aotd.data.video import probe_video, sample_video
     from aotd.tools.clip import Clip
 
-    if not program.is_file():
-        raise AotdError(f"{program}: program file not found")
+    source = _program_text(program)
     cfg = load_config(config)
     options = list(choices or [])
-    sample = QASample(sample_id="cli", dataset="cli", split="cli", video=VideoInfo(video_id=video.stem, path=video),
-                      question=question, choices=[Choice(choice_id=i, text=c) for i, c in enumerate(options)],
-                      start=start, end=end)
+    try:
+        sample = QASample(sample_id="cli", dataset="cli", split="cli", video=VideoInfo(video_id=video.stem, path=video),
+                          question=question, choices=[Choice(choice_id=i, text=c) for i, c in enumerate(options)],
+                          start=start, end=end)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = {("question",): "--question", ("start",): "--start", ("end",): "--end"}.get(tuple(err["loc"]), "--start/--end")
+        raise AotdError(f"{flag}: {err['msg'].removeprefix('Value error, ')}") from None
+    info = probe_video(video)
+    duration = (info.num_frames or 0) / (info.fps or 1)
+    if start is not None and start >= duration:
+        raise AotdError(f"--start {start:g}: the video is {duration:.2f} s long; give a start inside it")
     clip = Clip(sample_video(video, start_s=start, end_s=end), video.stem)
     api = tool_factory(cfg)(sample, clip)
     runner = run_program if cfg.sandbox.isolate else run_in_process
-    result = runner(program.read_text(encoding="utf-8"), tools=api.functions(),
+    result = runner(source, tools=api.functions(),
                     inputs={"video": clip, "question": question, "choices": options},
                     limits=Limits(timeout_s=cfg.sandbox.timeout_s, memory_mb=cfg.sandbox.memory_mb))
     typer.echo(json.dumps({"tools": api.provenance(), **result.to_dict()}, indent=2))
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _program_text(program: Path) -> str:
+    """A program file's text; one line naming the file when it is missing or not UTF-8 text."""
+    if not program.is_file():
+        raise AotdError(f"{program}: program file not found")
+    try:
+        return program.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise AotdError(f"{program}: not UTF-8 text (byte {exc.start}); save the program as UTF-8") from None
 
 
 @app.command("cot")
@@ -334,7 +354,11 @@ def view(
     """Write static HTML pages (frames with boxes, timeline, program, rationale, verdicts) and an index."""
     from aotd.view import write_site
 
-    typer.echo(f"open {write_site(records, out, data=data, fmt=fmt, video_root=video_root, limit=limit)}")
+    bad: list = []
+    index = write_site(records, out, data=data, fmt=fmt, video_root=video_root, limit=limit, bad=bad)
+    for line in bad:
+        typer.echo(f"warning: skipped {line}", err=True)
+    typer.echo(f"open {index}")
 
 
 @distill_app.command("build")
@@ -453,7 +477,10 @@ def evaluate(
     world = data if data.is_dir() else None
     rows_path = out.with_name(out.name.removesuffix(".json") + ".rows.jsonl")
     if traces is not None:
-        rows, summary = evaluate_traces(traces, samples, world=world, classes=classes)
+        bad: list = []
+        rows, summary = evaluate_traces(traces, samples, world=world, classes=classes, bad=bad)
+        for line in bad:
+            typer.echo(f"warning: skipped {line}", err=True)
         write_lines_atomic(rows_path, (json.dumps(r) for r in rows))
         summary = {"system": "agent", "traces": str(traces), **summary}
     else:
@@ -520,6 +547,24 @@ def main(argv: list[str] | None = None) -> None:
     except AotdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except OSError as exc:  # the machine, not the input: a full disk, a read-only or vanished folder
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an operating-system failure, and what to do about it."""
+    import errno
+
+    named = exc  # a buffered file's flush names no file; the failure it follows may
+    while named is not None and not getattr(named, "filename", None):
+        named = named.__cause__ or named.__context__
+    filename = getattr(named, "filename", None)
+    where = f": {filename}" if filename else ""
+    text = f"{exc.strerror or exc}{where}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"{text}; free some space and run the same command again: the records written so far are kept"
+    return text
 
 
 if __name__ == "__main__":

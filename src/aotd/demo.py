@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from aotd.errors import AotdError
+from aotd.runner.lock import exclusive
 
 VARIANTS = ("instruct", "aotd", "unfiltered")  # Instruct baseline, AoTD (verified CoTs), Table 6's "without filter"
 # controls, one seed each: AoTD with each sample given another's rationale; both students trained
@@ -101,6 +102,12 @@ def run_demo(out: Path, *, size: str = "small", seeds: int | None = None, seed: 
     if seeds < 1:
         raise AotdError(f"--seeds must be at least 1, got {seeds}")
     out.mkdir(parents=True, exist_ok=True)
+    with exclusive(out / "demo"):  # a second demo on the same folder stops at once, naming this one
+        return _run(out, spec, size, seeds, seed, workers, log)
+
+
+def _run(out: Path, spec: DemoSize, size: str, seeds: int, seed: int, workers: int,
+         log: Callable[[str], None]) -> Path:
     (out / "demo.json").write_text(json.dumps({"size": size, "seeds": seeds, "seed": seed, **spec.__dict__}, indent=2))
     clock = _Clock(log, out / "timings.json")
     world = _world(out, spec, seed, workers, clock)

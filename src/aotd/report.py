@@ -196,8 +196,8 @@ def timings_table(data: dict[str, Any]) -> str | None:
 def cost_table(data: dict[str, Any]) -> str:
     lines = ["| system | questions | latency per question (s, mean) | peak memory (MiB) |", "|---|---:|---:|---:|"]
     if data["agent"] and data["agent"].get("cost"):
-        c = data["agent"]["cost"]
-        lines.append(f"| agent | {data['agent']['rows']} | {c['latency_s_mean']:.3f} | {c['peak_mb']:.0f} |")
+        lines.append(f"| agent | {_covered(data['agent'])} | {data['agent']['cost']['latency_s_mean']:.3f} | "
+                     f"{data['agent']['cost']['peak_mb']:.0f} |")
     runs = data["students"].get("aotd", {})
     for seed, r in sorted(runs.items())[:1]:
         # the rationale run computes every question's features afresh (the answer run reuses
@@ -205,8 +205,16 @@ def cost_table(data: dict[str, Any]) -> str:
         part = r["rationale"] if r.get("rationale", {}).get("cost") else r["answer"]
         c = part.get("cost")
         if c:
-            lines.append(f"| AoTD student (seed {seed}) | {part['rows']} | {c['latency_s_mean']:.3f} | {c['peak_mb']:.0f} |")
+            lines.append(f"| AoTD student (seed {seed}) | {_covered(part)} | {c['latency_s_mean']:.3f} | {c['peak_mb']:.0f} |")
     return "\n".join(lines)
+
+
+def _covered(summary: dict[str, Any]) -> str:
+    """How many questions a cost figure covers; "12 of 104 (partial)" when timings were lost."""
+    cost = summary["cost"]
+    if cost.get("partial"):
+        return f"{cost['samples']} of {cost['of']} (partial: timings lost)"
+    return str(cost.get("samples", summary["rows"]))
 
 
 def verdict(data: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-# expect: runtime
+# expect: forbidden
 # a generator expression is an opaque iterator: there is no gi_frame to walk from
 def execute_command(video, question, choices):
     gen = (c for c in choices)

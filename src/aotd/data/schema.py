@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 NUM_FRAMES = 32
 """The paper's convention: 32 uniformly sampled frames, ids 0..31 downstream."""
@@ -97,9 +97,10 @@ class QASample(_Record):
 
     @field_validator("question", "answer")
     @classmethod
-    def _non_empty(cls, value: str | None) -> str | None:
+    def _non_empty(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and not value.strip():
-            raise ValueError("must not be empty (leave it out for unlabelled test sets)")
+            hint = " (leave it out for unlabelled test sets)" if info.field_name == "answer" else ""
+            raise ValueError(f"must not be empty{hint}")
         return value
 
     @model_validator(mode="after")

@@ -18,17 +18,21 @@ from aotd.data.schema import QASample
 from aotd.data.star_classes import StarClasses
 from aotd.eval.run import grounding_of, summarize_rows, video_meta
 from aotd.runner import read_jsonl, timings_path
+from aotd.runner.jsonl import BadLine
 
 
 def agent_rows(traces: Path, samples: list[QASample], *, world: Path | None = None,
-               classes: StarClasses | None = None) -> list[dict[str, Any]]:
-    """One evaluation row per trace of a sample in ``samples``."""
+               classes: StarClasses | None = None, bad: list[BadLine] | None = None) -> list[dict[str, Any]]:
+    """One evaluation row per trace of a sample in ``samples``; unreadable lines go to ``bad``
+    (or raise when it is None). A trace whose timing is missing has no latency: the cost
+    figure then says how many questions it covers."""
     by_id = {s.sample_id: s for s in samples}
-    timings = {t["sample_id"]: t for t in read_jsonl(timings_path(traces))} if timings_path(traces).exists() else {}
+    timing_file = timings_path(traces)
+    timings = {t["sample_id"]: t for t in read_jsonl(timing_file, [])} if timing_file.exists() else {}
     meta = video_meta(world)
     converter = RuleConverter()
     rows = []
-    for trace in read_traces(traces):
+    for trace in read_traces(traces, bad):
         sample = by_id.get(trace.sample_id)
         if sample is None:
             continue
@@ -49,6 +53,9 @@ def agent_rows(traces: Path, samples: list[QASample], *, world: Path | None = No
 
 
 def evaluate_traces(traces: Path, samples: list[QASample], *, world: Path | None = None,
-                    classes: StarClasses | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    rows = agent_rows(traces, samples, world=world, classes=classes)
-    return rows, summarize_rows(rows, expected=len(samples))
+                    classes: StarClasses | None = None,
+                    bad: list[BadLine] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows and their summary; a bad line of ``traces`` is skipped, put in ``bad`` and counted."""
+    bad = [] if bad is None else bad
+    rows = agent_rows(traces, samples, world=world, classes=classes, bad=bad)
+    return rows, {**summarize_rows(rows, expected=len(samples)), "skipped_lines": len(bad)}

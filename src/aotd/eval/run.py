@@ -208,10 +208,11 @@ def summarize_rows(rows: Iterable[dict[str, Any]], *, expected: int | None = Non
     grounded = [_from_row(r["grounding"]) for r in rows if r.get("grounding")]
     if grounded:
         out["grounding"] = grounding_summary(grounded)
-    if latencies:
+    if latencies:  # says how many rows it covers: an agent trace whose timing was lost has none
         out["cost"] = {"latency_s_mean": round(sum(latencies) / len(latencies), 4),
                        "latency_s_p50": latencies[len(latencies) // 2],
-                       "peak_mb": max(r.get("peak_mb") or 0 for r in rows)}
+                       "peak_mb": max(r.get("peak_mb") or 0 for r in rows),
+                       "samples": len(latencies), "of": len(rows), "partial": len(latencies) < len(rows)}
     return out
 
 

@@ -4,16 +4,19 @@ Guarantees: a record is appended whole and flushed as soon as its item is done (
 ``sync_every_s`` and at the end), so a kill loses at most the items in flight; a restart skips
 the ids already written and cuts a torn last line, so the finished file holds each item exactly
 once, with the bytes an uninterrupted run writes (in completion order: sort to compare).
-Timings are not part of a record (they differ run to run); they go to ``<out>.timings.jsonl``.
+Timings are not part of a record (they differ run to run); they go to ``<out>.timings.jsonl``,
+each written and flushed just before its record, so after any kill and resume every record has
+exactly one timing. A run holds ``<out>.lock`` (``lock``): one writer per output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -23,7 +26,9 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from aotd.errors import AotdError
-from aotd.runner.jsonl import JsonlError, drop_failed, drop_ids, existing_records
+from aotd.orphans import die_with_parent
+from aotd.runner.jsonl import JsonlError, drop_failed, existing_records, keep_timings_of
+from aotd.runner.lock import exclusive
 
 Result = tuple[str, dict[str, float]]  # (record as one JSON line, timings)
 
@@ -121,6 +126,15 @@ def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | N
         if shard is None or shard.owns(key):
             todo.append(item)
     out.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(out):
+        report = _append(stage, todo, out, shard, workers, executor, progress, sync_every_s, retry)
+    report.elapsed_s = round(time.perf_counter() - start, 3)
+    return report
+
+
+def _append(stage: Stage, todo: list[Any], out: Path, shard: Shard | None, workers: int, executor: str,
+            progress: bool, sync_every_s: float, retry: tuple[str, ...]) -> RunReport:
+    """``run_stage``'s work once it holds the output's lock."""
     existing = existing_records(out)
     foreign = {c: n for c, n in existing.configs.items() if c != stage.fingerprint}
     if foreign:
@@ -129,7 +143,7 @@ def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | N
                          f"{stage.fingerprint}; write to a new --out, or delete the file to start over")
     retried = drop_failed(out, retry, {stage.key(item) for item in todo})
     existing.ids -= retried
-    drop_ids(timings_path(out), retried)  # their old timings go too: one line per record there as well
+    keep_timings_of(timings_path(out), existing.ids)  # one line per record there too, none for a redone one
     owned = len(todo)
     todo = [item for item in todo if stage.key(item) not in existing.ids]
     report = RunReport(stage=stage.name, items=owned, already_done=owned - len(todo), written=0, elapsed_s=0.0,
@@ -142,15 +156,21 @@ def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | N
         def emit(item: Any, result: Result, crashed: bool = False) -> None:
             nonlocal last_sync
             line, timings = result
-            f.write(line + "\n")
-            f.flush()
-            tf.write(json.dumps({"sample_id": stage.key(item), **timings}) + "\n")
+            # The timing first: a kill between the two leaves a timing without its record, which
+            # the resume drops, never a record without its timing.
+            with _naming(timings_path(out)):
+                tf.write(json.dumps({"sample_id": stage.key(item), **timings}) + "\n")
+                tf.flush()
+            with _naming(out):
+                f.write(line + "\n")
+                f.flush()
             for k, v in timings.items():
                 sums[k] = sums.get(k, 0.0) + v
             report.written += 1
             report.crashed += crashed
             bar.update()
             if time.monotonic() - last_sync >= sync_every_s:
+                os.fsync(tf.fileno())
                 os.fsync(f.fileno())
                 last_sync = time.monotonic()
 
@@ -164,11 +184,23 @@ def run_stage(stage: Stage, items: Iterable[Any], out: Path, *, shard: Shard | N
                 _run_here(stage, [item for batch in batches for item in batch], emit)
             else:
                 _run_pool(stage, batches, workers, emit)
-        f.flush()
-        os.fsync(f.fileno())
-    report.elapsed_s = round(time.perf_counter() - start, 3)
+        for handle, path in ((tf, timings_path(out)), (f, out)):
+            with _naming(path):
+                handle.flush()
+                os.fsync(handle.fileno())
     report.timings = {k: round(v / max(1, report.written), 4) for k, v in sorted(sums.items())}
     return report
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A failed write (a full disk) names the file: a buffered file's flush does not."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
 
 
 Emit = Callable[..., None]
@@ -207,9 +239,9 @@ def _run_here(stage: Stage, todo: list[Any], emit: Emit) -> None:
 _WORKER_STAGE: Stage | None = None
 
 
-def _init_worker(stage: Stage) -> None:
+def _init_worker(stage: Stage, parent: int) -> None:
     global _WORKER_STAGE
-    _die_with_parent()
+    die_with_parent(parent)
     import torch
 
     torch.set_num_threads(1)  # one core per worker; more threads only fight each other
@@ -227,7 +259,7 @@ def _run_pool(stage: Stage, batches: list[list[Any]], workers: int, emit: Emit) 
     taking a batch (``_batches``) at a time."""
     queue = iter(batches)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=_init_worker, initargs=(stage,)) as pool:
+                             initializer=_init_worker, initargs=(stage, os.getpid())) as pool:
         pending: dict[Future[list[tuple[Result, bool]]], list[Any]] = {}
 
         def submit() -> None:
@@ -250,14 +282,3 @@ def _run_pool(stage: Stage, batches: list[list[Any]], workers: int, emit: Emit) 
                 for item, (result, crashed) in zip(batch, results):
                     emit(item, result, crashed)
                 submit()
-
-
-def _die_with_parent() -> None:
-    """Linux: a worker gets SIGKILL when the run that started it is killed, instead of lingering."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass

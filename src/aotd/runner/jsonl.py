@@ -118,8 +118,10 @@ def write_lines_atomic(path: Path, lines: Iterable[str]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a full disk: name the file being written
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 
@@ -150,6 +152,35 @@ def drop_ids(path: Path, ids: set[str]) -> None:
         return
     with path.open("r", encoding="utf-8") as f:
         write_lines_atomic(path, (line for line in f if _sample_id(line) not in ids))
+
+
+def keep_timings_of(path: Path, ids: set[str]) -> None:
+    """Make a timings file hold one line per sample of ``ids`` at most (the first), and no other:
+    a kill can leave a torn line, or a timing whose record was never written (it is redone)."""
+    if not path.exists():
+        return
+    seen: set[str] = set()
+    clean = True
+    with path.open("r", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            sample_id = _sample_id(line)
+            if sample_id not in ids or sample_id in seen or not line.endswith("\n"):
+                clean = False
+                break
+            seen.add(sample_id)
+    if clean:
+        return
+    seen.clear()
+
+    def kept(lines: Iterable[str]) -> Iterator[str]:
+        for line in lines:
+            sample_id = _sample_id(line)
+            if sample_id in ids and sample_id not in seen and line.endswith("\n"):
+                seen.add(sample_id)
+                yield line
+
+    with path.open("r", encoding="utf-8", errors="replace") as f:
+        write_lines_atomic(path, kept(f))
 
 
 def _sample_id(line: str) -> str | None:

@@ -39,8 +39,10 @@ class Entry:
 
 
 def write_site(records_path: Path, out: Path, *, data: Path | None = None, fmt: str = "star",
-               video_root: Path | None = None, limit: int | None = None) -> Path:
-    """Write out/index.html and out/samples/<safe sample id>.html (+ thumbnails); return the index path."""
+               video_root: Path | None = None, limit: int | None = None, bad: list[BadLine] | None = None) -> Path:
+    """Write out/index.html and out/samples/<safe sample id>.html (+ thumbnails); return the index path.
+
+    A bad line is skipped, listed on the index and added to ``bad`` (the terminal says so too)."""
     records_path, out = Path(records_path), Path(out)
     if not records_path.is_file():
         raise AotdError(f"{records_path}: records file not found (give the JSONL written by `aotd agent` or `aotd cot`)")
@@ -48,6 +50,8 @@ def write_site(records_path: Path, out: Path, *, data: Path | None = None, fmt: 
         raise AotdError(f"{data}: dataset not found (give the folder or file the records were made from, or leave "
                         "--data out to view without frames)")
     entries, skipped = read_records(records_path, limit)
+    if bad is not None:
+        bad.extend(skipped)
     samples, missing = _samples(data, fmt, video_root)
     names = page_names([e.trace.sample_id for e in entries])
     folder = out / "samples"

@@ -14,6 +14,7 @@ import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .callables import Builtin, LazyGenerator, SandboxIterator
 from .errors import Forbidden, SizeLimit
 from .policy import EXCEPTIONS, TYPES
 from .sizes import check_format_spec, check_text
@@ -23,9 +24,10 @@ if TYPE_CHECKING:
 
 _TRUNCATED = "\n[stdout truncated]\n"
 _FUNCTIONS = (
-    "len", "abs", "any", "all", "next", "min", "max", "sum", "sorted", "reversed", "enumerate", "zip",
+    "len", "abs", "any", "all", "next", "iter", "min", "max", "sum", "sorted", "reversed", "enumerate", "zip",
     "map", "filter", "round", "isinstance", "print",
 )
+_BORROWING = frozenset({"min", "max", "next"})  # they return a value the program already holds
 BUILTIN_NAMES = frozenset(TYPES) | frozenset(EXCEPTIONS) | frozenset(_FUNCTIONS)
 
 
@@ -82,10 +84,10 @@ class SandboxBuiltins:
         self._cap = interp.limits.max_size
         self.names: dict[str, Any] = {
             **TYPES, **EXCEPTIONS,
-            # the wrapper below where there is one, else the C builtin (len, abs, any, all, next)
-            **{name: getattr(self, f"_{name}", None) or getattr(builtins, name) for name in _FUNCTIONS},
+            # the guard below where there is one, else the C builtin (len, abs, any, all, next)
+            **{name: Builtin(name, getattr(self, f"_{name}", None) or getattr(builtins, name), name in _BORROWING)
+               for name in _FUNCTIONS},
         }
-        self.borrowing = frozenset(id(self.names[n]) for n in ("min", "max", "next"))  # return existing values
         self.type_guards: dict[type, Callable[..., Any]] = {str: self._str, range: self._range}
         self.method_guards: dict[tuple[type, str], Callable[..., Any]] = {
             (str, "format"): self.str_format, (str, "join"): self.str_join,
@@ -140,6 +142,11 @@ class SandboxBuiltins:
 
     def _enumerate(self, iterable: Iterable[Any], start: int = 0) -> list[tuple[int, Any]]:
         return list(enumerate(iterable, start))
+
+    def _iter(self, iterable: Any, /) -> SandboxIterator:
+        if isinstance(iterable, (SandboxIterator, LazyGenerator)):
+            return iterable
+        return SandboxIterator(iter(iterable), type(iterable).__name__)
 
     def _reversed(self, sequence: Any) -> list[Any]:
         return list(reversed(sequence))

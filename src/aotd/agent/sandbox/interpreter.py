@@ -18,10 +18,11 @@ from functools import partial
 from inspect import Parameter, Signature
 from itertools import islice
 from math import log2
-from types import BuiltinMethodType
+from types import BuiltinMethodType, MethodType
 from typing import Any
 
 from .builtins import SandboxBuiltins, Stdout
+from .callables import Builtin, LazyGenerator, Method, SandboxIterator
 from .errors import (
     Forbidden,
     NoEntry,
@@ -47,6 +48,9 @@ _SEQUENCES = (str, list, tuple, bytes)
 _MUTABLE = (list, dict, set)
 _BORROWING_METHODS = frozenset({"get", "pop", "setdefault"})  # return values that already exist
 _MEMO_LIMIT = 50_000
+_BOUND = (BuiltinMethodType, MethodType)
+_OPAQUE = {Builtin: "builtin_function_or_method", Method: "builtin_function_or_method",  # the sandbox's own
+           SandboxIterator: "iterator", LazyGenerator: "generator"}  # callables and iterators: no attributes
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -129,38 +133,6 @@ class ToolHandle:
         raise TypeError(f"the tool {self.name} cannot be passed as data")
 
 
-class LazyGenerator:
-    """A generator expression of the program: an opaque iterator.
-
-    Each step counts as a call against ``max_depth``: resuming a generator that pulls from another
-    generator recurses in C, and a chain of 100,000 generator expressions segfaults CPython.
-    """
-
-    __slots__ = ("_interp", "_steps")
-
-    def __init__(self, interp: Interpreter, steps: Iterator[Any]) -> None:
-        self._interp, self._steps = interp, steps
-
-    def __iter__(self) -> LazyGenerator:
-        return self
-
-    def __next__(self) -> Any:
-        interp = self._interp
-        if interp.depth >= interp.limits.max_depth:
-            raise RecursionLimit(f"generator expressions nested deeper than {interp.limits.max_depth} levels")
-        interp.depth += 1
-        try:
-            return next(self._steps)
-        finally:
-            interp.depth -= 1
-
-    def __repr__(self) -> str:
-        return "<generator>"
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a generator expression cannot leave the sandbox")
-
-
 class _Return:
     __slots__ = ("value",)
 
@@ -183,7 +155,6 @@ class Interpreter:
         self._tools = {name: ToolHandle(name, self) for name in tool_names}
         builtins = SandboxBuiltins(self)
         self._names = {**builtins.names, **self._tools}
-        self._borrowing = builtins.borrowing
         self._type_guards = builtins.type_guards
         self._method_guards = builtins.method_guards
         self._handling: list[BaseException] = []  # exceptions in except blocks, for a bare `raise`
@@ -532,13 +503,17 @@ class Interpreter:
             raise Forbidden(f"the attribute '{name}' is forbidden")
         owner = attribute_owners(type(obj)).get(name)
         if owner is None:
-            if hasattr(obj, name):
-                raise Forbidden(f"the attribute '{name}' of {type(obj).__name__} is not available in the sandbox")
+            shown = _OPAQUE.get(type(obj))
+            if shown is not None or hasattr(obj, name):
+                raise Forbidden(f"the attribute '{name}' of {shown or type(obj).__name__} is not available in the sandbox")
             raise AttributeError(f"'{type(obj).__name__}' object has no attribute '{name}'")
         guard = self._method_guards.get((owner, name))
         if guard is not None:
-            return partial(guard, obj)
-        return self._guard_tuple(getattr(obj, name))
+            return Method(name, obj, partial(guard, obj))
+        value = getattr(obj, name)
+        if type(value) in _BOUND:  # shown as Python shows it, less the host's class path and address
+            return Method(name, obj, value)
+        return self._guard_tuple(value)
 
     def _e_subscript(self, node: ast.Subscript, scope: Scope) -> Any:
         container = self.eval(node.value, scope)
@@ -563,6 +538,8 @@ class Interpreter:
         kwargs: dict[str, Any] = {}
         for keyword in node.keywords:
             value = self.eval(keyword.value, scope)
+            if keyword.arg is None and not isinstance(value, dict):  # no host object's items() is called
+                raise TypeError(f"argument after ** must be a mapping, not {type(value).__name__}")
             pairs = value.items() if keyword.arg is None else [(keyword.arg, value)]
             for key, item in pairs:
                 if not isinstance(key, str):
@@ -580,9 +557,14 @@ class Interpreter:
             return self.invoke(func, args, kwargs)
         if kind is ToolHandle:
             return self.call_tool(func.name, args, kwargs, self.line if line is None else line)
-        if kind is type:
+        receiver: Any = None
+        borrows = False
+        if kind is Builtin:
+            func, borrows = func.fn, func.borrows
+        elif kind is Method:
+            receiver, borrows, func = func.receiver, func.name in _BORROWING_METHODS, func.call
+        elif kind is type:
             func = self._type_guards.get(func, func)
-        receiver: Any = func.__self__ if kind is BuiltinMethodType else None
         grows = type(receiver) in _MUTABLE
         before = len(receiver) if grows else 0
         result = func(*args, **kwargs)
@@ -590,9 +572,7 @@ class Interpreter:
             self.charge(len(receiver) - before, f"a {type(receiver).__name__}")
             if len(receiver) > self.limits.max_size:
                 raise SizeLimit(f"a {type(receiver).__name__} grew past the size limit of {self.limits.max_size}")
-        if type(result) in _SIZED and id(func) not in self._borrowing and not (
-            kind is BuiltinMethodType and func.__name__ in _BORROWING_METHODS
-        ):
+        if type(result) in _SIZED and not borrows:
             return self._new(result)
         return self._guard_tuple(result)
 
@@ -759,7 +739,10 @@ class Interpreter:
         result: dict[Any, Any] = {}
         for key, value in zip(node.keys, node.values):
             if key is None:
-                result.update(self.eval(value, scope))
+                mapping = self.eval(value, scope)
+                if not isinstance(mapping, dict):
+                    raise TypeError(f"'{type(mapping).__name__}' object is not a mapping")
+                result.update(mapping)
             else:
                 result[self.eval(key, scope)] = self.eval(value, scope)
         return self._new(result)

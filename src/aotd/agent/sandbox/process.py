@@ -153,7 +153,7 @@ class _Server:
         self.lock = threading.Lock()
         self.sock = mine
         self.proc = subprocess.Popen([sys.executable, "-c", "from aotd.agent.sandbox.server import main; main()",
-                                      str(theirs.fileno())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                      str(theirs.fileno()), str(os.getpid())], pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                      close_fds=True)
         theirs.close()
         self.loaded = set(preload)
@@ -277,8 +277,8 @@ def _died(worker: _Worker) -> Outcome:
 # -- worker side ---------------------------------------------------------------------------------
 def worker_main(fd: int, source: str, tool_names: tuple[str, ...], inputs: Mapping[str, Any],
                 entry: str, limits: Limits, deadline: float) -> None:
-    """A worker, just forked by the server: confine itself, run the program, report."""
-    server.die_with_parent()
+    """A worker, just forked by the server (which made it die with the server): confine itself,
+    run the program, report."""
     conn = Connection(fd)
     _confine(limits)
     outcome = run_source(source, tool_names=tool_names, call_tool=_ToolClient(conn, inputs), inputs=inputs,

@@ -29,6 +29,8 @@ import struct
 import sys
 from typing import Any
 
+from aotd.orphans import die_with_parent
+
 _HEADER = struct.Struct("!Q")
 
 
@@ -59,20 +61,10 @@ def receive(sock: socket.socket) -> tuple[Any, list[int]] | None:
     return pickle.loads(b"".join(chunks)), fds
 
 
-def die_with_parent() -> None:
-    """Linux: SIGKILL this process when its parent exits."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # elsewhere: end of file on the socket (server) or pipe (worker), and the CPU limit
-
-
 def main() -> None:
-    """``python -c 'from aotd.agent.sandbox.server import main; main()' FD``: serve until end of file."""
-    die_with_parent()
+    """``python -c 'from aotd.agent.sandbox.server import main; main()' FD CALLER_PID``: serve until
+    end of file."""
+    die_with_parent(int(sys.argv[2]))
     sock = socket.socket(fileno=int(sys.argv[1]))
     first = receive(sock)
     if first is None:
@@ -88,10 +80,12 @@ def main() -> None:
     while (request := receive(sock)) is not None:
         message, fds = request
         if message[0] == "run":
+            me = os.getpid()
             pid = os.fork()
             if pid == 0:  # the worker
                 code = 1
                 try:
+                    die_with_parent(me)
                     sock.close()
                     worker_main(fds[0], *message[1:])
                     code = 0
