@@ -615,3 +615,68 @@ class Clip:
 
     def items(self) -> list[tuple[str, int]]:
         raise AssertionError("the host's items() was called")
+
+
+PLANNER_STYLE = '''
+import math
+import re
+import statistics
+from collections import Counter, defaultdict, deque, OrderedDict
+from functools import reduce
+from itertools import chain, combinations, groupby, pairwise, product
+
+def execute_command(video, question, choices):
+    first = next(iter(choices))
+    words = re.findall(r"[a-z]+", question.lower())
+    counts = Counter(words)
+    by_length = defaultdict(list)
+    for w in words:
+        by_length[len(w)].append(w)
+    recent = deque(maxlen=2)
+    for w in words:
+        recent.append(w)
+    order = OrderedDict((w, i) for i, w in enumerate(words))
+    order.move_to_end(words[0])
+    try:
+        statistics.mean([])
+    except statistics.StatisticsError:
+        empty = "no mean"
+    m = re.search(r"(\\w+) the", question)
+    return {
+        "first": first, "top": counts.most_common(1)[0][0], "by_length": dict(by_length), "recent": list(recent),
+        "last_key": list(order)[-1], "empty": empty, "group": m.group(1) if m else None,
+        "sqrt": math.floor(math.sqrt(17)), "median": statistics.median([3, 1, 2]),
+        "sum": reduce(lambda a, b: a + b, [1, 2, 3], 0), "pairs": len(combinations(choices, 2)),
+        "chain": chain([1], (2, 3)), "grid": len(product(range(3), repeat=2)), "steps": pairwise([1, 2, 3]),
+        "runs": [(k, len(g)) for k, g in groupby("aabccc")], "sub": re.sub(r"\\s+", " ", "a   b"),
+        "isinstance": isinstance(counts, Counter), "shown": [str(math), repr(iter([])), str(re.compile("a").sub)],
+    }
+'''
+
+
+@pytest.mark.parametrize("run", [run_in_process, run_program], ids=["in_process", "worker"])
+def test_common_planner_python_runs(run) -> None:
+    """``iter``, the pure modules and collections' containers, as planners write them."""
+    result = run(PLANNER_STYLE, tools={}, inputs=INPUTS)
+    assert result.ok, result.error
+    value = result.value
+    assert value["first"] == "cup" and value["top"] == "what" and value["by_length"]["4"] == ["what", "take"]
+    assert value["recent"] == ["person", "take"] and value["last_key"] == "what" and value["empty"] == "no mean"
+    assert value["group"] == "did" and value["sqrt"] == 4 and value["median"] == 2 and value["sum"] == 6
+    assert (value["pairs"], value["chain"], value["grid"]) == (1, [1, 2, 3], 9)
+    assert value["steps"] == [[1, 2], [2, 3]] and value["runs"] == [["a", 2], ["b", 1], ["c", 3]]
+    assert value["sub"] == "a b" and value["isinstance"] is True
+    assert value["shown"] == ["<module 'math'>", "<list_iterator>", "<built-in method sub of Pattern object>"]
+
+
+@pytest.mark.parametrize(("program", "message"), [
+    ("class A:\n    pass\n", "classes are not supported in tool programs"),
+    ("def execute_command(video):\n    with video:\n        return 1\n", "'with' is not supported in tool programs"),
+    ("import os\n", "importing 'os' is not supported in tool programs; the modules offered are collections, "
+                    "functools, itertools, math, re, statistics"),
+    ("from math import factorial\n", "'math.factorial' is not offered in tool programs"),
+    ("import math\ndef execute_command(video):\n    return math.prod([1])\n", "'math.prod' is not offered"),
+])
+def test_refused_constructs_say_so_plainly(program: str, message: str) -> None:
+    result = run_in_process(program, tools={}, inputs={"video": 1})
+    assert result.error is not None and result.error.kind == "forbidden" and message in result.error.message

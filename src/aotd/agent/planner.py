@@ -24,6 +24,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from aotd.agent.examples import EXAMPLES, Example
+from aotd.agent.sandbox.modules import OFFERED
 from aotd.data.schema import QASample
 from aotd.errors import AotdError
 from aotd.llm.base import LLMBackend, Message
@@ -40,7 +41,8 @@ PROMPT_TASK = (
 PROMPT_RULES = (
     "Rules:",
     ("1. Call only the documented functions and plain Python builtins (len, min, max, sorted, any, all, "
-     "range, ...). Do not import anything and do not use names or attributes that start with `_`."),
+     f"range, ...); you may import {', '.join(OFFERED)} (collections: its containers; functools: reduce) and "
+     "nothing else. Do not define classes or use names or attributes that start with `_`."),
     ("2. `video` holds 32 sampled frames with ids 0..31; every frame id given to a tool must be in 0..31. "
      "`video.first` and `video.last` are the first and last frame ids of a clip."),
     ("3. Break the question into steps: find the relevant moment or object, look at that part of the video, "

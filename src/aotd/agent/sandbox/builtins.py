@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from .callables import Builtin, LazyGenerator, SandboxIterator
 from .errors import Forbidden, SizeLimit
+from .modules import CONTAINERS
+from .modules import method_guards as module_method_guards
 from .policy import EXCEPTIONS, TYPES
 from .sizes import check_format_spec, check_text
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 _TRUNCATED = "\n[stdout truncated]\n"
 _FUNCTIONS = (
     "len", "abs", "any", "all", "next", "iter", "min", "max", "sum", "sorted", "reversed", "enumerate", "zip",
-    "map", "filter", "round", "isinstance", "print",
+    "map", "filter", "round", "isinstance", "print", "repr",
 )
 _BORROWING = frozenset({"min", "max", "next"})  # they return a value the program already holds
 BUILTIN_NAMES = frozenset(TYPES) | frozenset(EXCEPTIONS) | frozenset(_FUNCTIONS)
@@ -93,8 +95,9 @@ class SandboxBuiltins:
             (str, "format"): self.str_format, (str, "join"): self.str_join,
             (str, "replace"): self.str_replace, (list, "sort"): self.list_sort, (list, "index"): self.list_index,
             **{(str, name): self._padding(name) for name in ("ljust", "rjust", "center", "zfill")},
+            **module_method_guards(interp),
         }
-        self._classes = frozenset(c for c in self.names.values() if isinstance(c, type))
+        self._classes = frozenset(c for c in self.names.values() if isinstance(c, type)) | frozenset(CONTAINERS)
 
     # -- helpers -----------------------------------------------------------------------------
     def _callback(self, fn: Any) -> Any:
@@ -112,6 +115,10 @@ class SandboxBuiltins:
         if len(args) == 1 and not kwargs:
             return self.text(args[0])
         return str(*args, **kwargs)
+
+    def _repr(self, value: Any, /) -> str:
+        check_text(value, self._cap)  # a string's repr is charged as the new string it is
+        return repr(value)
 
     def _range(self, *args: Any) -> range:
         r = range(*args)

@@ -31,6 +31,9 @@ class Builtin:
     def __repr__(self) -> str:
         return f"<built-in function {self.name}>"
 
+    def to_json(self) -> str:  # a returned or traced value: what repr shows
+        return repr(self)
+
     def __reduce__(self) -> Any:
         raise TypeError(f"the builtin {self.name} cannot leave the sandbox")
 
@@ -48,6 +51,9 @@ class Method:
 
     def __repr__(self) -> str:
         return f"<built-in method {self.name} of {type(self.receiver).__name__} object>"
+
+    def to_json(self) -> str:  # a returned or traced value: what repr shows
+        return repr(self)
 
     def __reduce__(self) -> Any:
         raise TypeError(f"the method {self.name} cannot leave the sandbox")
@@ -69,6 +75,9 @@ class SandboxIterator:
 
     def __repr__(self) -> str:
         return f"<{self._kind}_iterator>"
+
+    def to_json(self) -> str:  # a returned or traced value: what repr shows
+        return repr(self)
 
     def __reduce__(self) -> Any:
         raise TypeError("an iterator cannot leave the sandbox")
@@ -101,6 +110,9 @@ class LazyGenerator:
 
     def __repr__(self) -> str:
         return "<generator>"
+
+    def to_json(self) -> str:  # a returned or traced value: what repr shows
+        return repr(self)
 
     def __reduce__(self) -> Any:
         raise TypeError("a generator expression cannot leave the sandbox")

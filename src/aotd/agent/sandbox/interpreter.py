@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import operator
 import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from inspect import Parameter, Signature
@@ -35,7 +36,8 @@ from .errors import (
     mark_line,
 )
 from .limits import MAX_TUPLE_DEPTH, Limits
-from .policy import EXCEPTIONS, PYTHON_BUILTINS, attribute_owners
+from .modules import CONTAINERS, SandboxModule, load
+from .policy import PYTHON_BUILTINS, attribute_owners
 from .sizes import check_format_spec, check_percent, check_text
 
 ToolCaller = Callable[[str, tuple[Any, ...], dict[str, Any], "int | None"], Any]
@@ -43,12 +45,14 @@ ToolCaller = Callable[[str, tuple[Any, ...], dict[str, Any], "int | None"], Any]
 _MISSING = object()
 _BREAK = object()
 _CONTINUE = object()
-_SIZED = (str, list, tuple, dict, set, frozenset, bytes)
-_SEQUENCES = (str, list, tuple, bytes)
-_MUTABLE = (list, dict, set)
+# exact types (``type(x) in ...``: a hash lookup, on every call and operator)
+_SIZED = frozenset({str, list, tuple, dict, set, frozenset, bytes, *CONTAINERS})
+_SEQUENCES = frozenset({str, list, tuple, bytes, deque})
+_MUTABLE = frozenset({list, dict, set, *CONTAINERS})
+_ASSIGNABLE = frozenset({list, dict, *CONTAINERS})  # item assignment and deletion
 _BORROWING_METHODS = frozenset({"get", "pop", "setdefault"})  # return values that already exist
 _MEMO_LIMIT = 50_000
-_BOUND = (BuiltinMethodType, MethodType)
+_BOUND = frozenset({BuiltinMethodType, MethodType})
 _OPAQUE = {Builtin: "builtin_function_or_method", Method: "builtin_function_or_method",  # the sandbox's own
            SandboxIterator: "iterator", LazyGenerator: "generator"}  # callables and iterators: no attributes
 
@@ -111,6 +115,9 @@ class SandboxFunction:
     def __repr__(self) -> str:
         return f"<function {self.name}>"
 
+    def to_json(self) -> str:
+        return repr(self)
+
     def __reduce__(self) -> Any:
         raise TypeError(f"the program's function {self.name}() cannot leave the sandbox")
 
@@ -128,6 +135,9 @@ class ToolHandle:
 
     def __repr__(self) -> str:
         return f"<tool {self.name}>"
+
+    def to_json(self) -> str:
+        return repr(self)
 
     def __reduce__(self) -> Any:
         raise TypeError(f"the tool {self.name} cannot be passed as data")
@@ -165,7 +175,8 @@ class Interpreter:
             ast.While: self._s_while, ast.Return: self._s_return, ast.Break: lambda n, s: _BREAK,
             ast.Continue: lambda n, s: _CONTINUE, ast.Pass: lambda n, s: None,
             ast.FunctionDef: self._s_def, ast.Delete: self._s_delete, ast.Assert: self._s_assert,
-            ast.Raise: self._s_raise, ast.Try: self._s_try,
+            ast.Raise: self._s_raise, ast.Try: self._s_try, ast.Import: self._s_import,
+            ast.ImportFrom: self._s_importfrom,
         }
         self._expressions: dict[type, Callable[[Any, Scope], Any]] = {
             ast.Constant: lambda n, s: n.value, ast.Name: self._e_name, ast.Attribute: self._e_attribute,
@@ -200,7 +211,7 @@ class Interpreter:
         if time.monotonic() > self._deadline:
             raise TimeLimit(f"the program ran longer than {self.limits.timeout_s:g} s")
 
-    def _tick_iteration(self) -> None:
+    def tick_iteration(self) -> None:
         self.iterations += 1
         if self.iterations > self.limits.max_iterations:
             raise OpLimit(f"the program ran more than {self.limits.max_iterations} loop iterations")
@@ -315,7 +326,7 @@ class Interpreter:
     def _loop(self, steps: Iterator[None], node: ast.For | ast.While, scope: Scope) -> Any:
         """Run the body once per step; break skips ``else``, a return signal leaves the loop."""
         for _ in steps:
-            self._tick_iteration()
+            self.tick_iteration()
             signal = self._exec_block(node.body, scope)
             if signal is _BREAK:
                 return None
@@ -343,11 +354,20 @@ class Interpreter:
                 self._delete(element, scope)
         elif isinstance(target, ast.Subscript):
             container = self.eval(target.value, scope)
-            if type(container) not in (list, dict):
+            if type(container) not in _ASSIGNABLE:
                 raise Forbidden(f"deleting items is only allowed on lists and dicts, not {type(container).__name__}")
             del container[self.eval(target.slice, scope)]
         else:
             raise Forbidden(f"cannot delete {type(target).__name__}")
+
+    def _s_import(self, node: ast.Import, scope: Scope) -> None:
+        for alias in node.names:
+            scope.vars[alias.asname or alias.name] = load(alias.name, self)
+
+    def _s_importfrom(self, node: ast.ImportFrom, scope: Scope) -> None:
+        module = load(node.module or "", self)
+        for alias in node.names:
+            scope.vars[alias.asname or alias.name] = module.attribute(alias.name)
 
     def _s_assert(self, node: ast.Assert, scope: Scope) -> None:
         if not self.eval(node.test, scope):
@@ -365,7 +385,7 @@ class Interpreter:
         raise exc from (None if cause is None else self._exception(cause))
 
     def _exception(self, value: Any) -> Exception:
-        if isinstance(value, type) and value in EXCEPTIONS.values():
+        if isinstance(value, type) and issubclass(value, Exception):  # an offered class: EXCEPTIONS, re.error, ...
             value = value()
         if not isinstance(value, Exception):
             raise TypeError("exceptions must derive from BaseException")
@@ -454,7 +474,7 @@ class Interpreter:
 
     def _store_item(self, container: Any, key: Any, value: Any) -> None:
         kind = type(container)
-        if kind not in (list, dict):
+        if kind not in _ASSIGNABLE:
             raise Forbidden(f"item assignment is only allowed on lists and dicts, not {kind.__name__}")
         before = len(container)
         self._guard_tuple(key)
@@ -501,6 +521,8 @@ class Interpreter:
     def get_attribute(self, obj: Any, name: str) -> Any:
         if name.startswith("_"):
             raise Forbidden(f"the attribute '{name}' is forbidden")
+        if type(obj) is SandboxModule:
+            return obj.attribute(name)
         owner = attribute_owners(type(obj)).get(name)
         if owner is None:
             shown = _OPAQUE.get(type(obj))
@@ -518,6 +540,10 @@ class Interpreter:
     def _e_subscript(self, node: ast.Subscript, scope: Scope) -> Any:
         container = self.eval(node.value, scope)
         key = self.eval(node.slice, scope)
+        if type(container) is defaultdict and key not in container:  # reading a missing key adds it
+            self.charge(1, "a defaultdict")
+            if len(container) >= self.limits.max_size:
+                raise SizeLimit(f"a defaultdict grew past the size limit of {self.limits.max_size}")
         value = container[key]
         if isinstance(key, slice) and type(value) in _SIZED:
             return self._new(value)
@@ -754,7 +780,7 @@ class Interpreter:
         def level(i: int, iterable: Any) -> Iterable[Scope]:
             clause = generators[i]
             for item in iterable:
-                self._tick_iteration()
+                self.tick_iteration()
                 self._bind(clause.target, self._guard_tuple(item), inner)
                 if all(self.eval(condition, inner) for condition in clause.ifs):
                     if i + 1 == len(generators):

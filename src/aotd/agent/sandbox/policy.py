@@ -8,6 +8,8 @@ are never reachable, whatever a class lists.
 from __future__ import annotations
 
 import builtins
+import collections
+import re
 
 SANDBOX_ATTRIBUTES = "__sandbox_attributes__"
 
@@ -44,6 +46,15 @@ ATTRIBUTES: dict[type, frozenset[str]] = {
     tuple: frozenset({"count", "index"}),
     float: frozenset({"is_integer"}),
     BaseException: frozenset({"args"}),
+    # the modules' types (``modules``); dict's subclasses also have dict's names
+    collections.Counter: frozenset({"most_common", "total", "elements", "update", "subtract"}),
+    collections.OrderedDict: frozenset({"move_to_end"}),
+    collections.deque: frozenset({"append", "appendleft", "clear", "copy", "count", "extend", "extendleft", "index",
+                                  "insert", "pop", "popleft", "remove", "reverse", "rotate", "maxlen"}),
+    re.Pattern: frozenset({"search", "match", "fullmatch", "findall", "finditer", "split", "sub", "subn",
+                           "pattern", "flags", "groups"}),
+    re.Match: frozenset({"group", "groups", "groupdict", "start", "end", "span", "string", "pos", "endpos",
+                         "lastindex", "lastgroup"}),
 }
 
 TYPES: dict[str, type] = {

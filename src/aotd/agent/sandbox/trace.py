@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -118,7 +119,7 @@ def _convert(value: Any, budget: _Budget, depth: int) -> Any:
             name = key if isinstance(key, str) else str(_convert(key, budget, depth + 1))
             out[name] = _convert(item, budget, depth + 1)
         return out
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, (list, tuple, set, frozenset, deque)):
         items: list[Any] = []
         for item in value:
             if not budget.spend(1):

@@ -12,11 +12,13 @@ from collections.abc import Iterator
 
 from .errors import Forbidden, SizeLimit, SyntaxViolation
 from .limits import MAX_NESTING, Limits
+from .modules import OFFERED, offered_attributes
 from .policy import PYTHON_BUILTINS
 
 _STATEMENTS = (
     ast.FunctionDef, ast.Return, ast.Delete, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For,
     ast.While, ast.If, ast.Raise, ast.Try, ast.Assert, ast.Expr, ast.Pass, ast.Break, ast.Continue,
+    ast.Import, ast.ImportFrom,  # of the offered modules only (``_check_import``)
 )
 _EXPRESSIONS = (
     ast.BoolOp, ast.NamedExpr, ast.BinOp, ast.UnaryOp, ast.Lambda, ast.IfExp, ast.Dict, ast.Set,
@@ -25,7 +27,7 @@ _EXPRESSIONS = (
     ast.Name, ast.List, ast.Tuple, ast.Slice,
 )
 _OTHER = (
-    ast.Module, ast.arguments, ast.arg, ast.keyword, ast.comprehension, ast.ExceptHandler,
+    ast.Module, ast.alias, ast.arguments, ast.arg, ast.keyword, ast.comprehension, ast.ExceptHandler,
     ast.Load, ast.Store, ast.Del, ast.And, ast.Or, ast.Not, ast.Invert, ast.UAdd, ast.USub,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.LShift, ast.RShift,
@@ -33,22 +35,21 @@ _OTHER = (
 )
 ALLOWED_NODES = frozenset(_STATEMENTS + _EXPRESSIONS + _OTHER)
 
-_TOP_LEVEL = (ast.FunctionDef, ast.Assign, ast.AnnAssign, ast.Pass)
+_TOP_LEVEL = (ast.FunctionDef, ast.Assign, ast.AnnAssign, ast.Pass, ast.Import, ast.ImportFrom)
 
 _REASONS = {
-    ast.Import: "imports are not allowed",
-    ast.ImportFrom: "imports are not allowed",
-    ast.Global: "'global' is not allowed",
-    ast.Nonlocal: "'nonlocal' is not allowed",
-    ast.ClassDef: "class definitions are not allowed",
-    ast.Yield: "generators (yield) are not supported",
-    ast.YieldFrom: "generators (yield) are not supported",
-    ast.Await: "async code is not supported",
-    ast.AsyncFunctionDef: "async code is not supported",
-    ast.AsyncFor: "async code is not supported",
-    ast.AsyncWith: "async code is not supported",
-    ast.With: "'with' is not supported",
-    ast.MatMult: "the @ operator is not supported",
+    ast.Global: "'global' is not supported in tool programs",
+    ast.Nonlocal: "'nonlocal' is not supported in tool programs",
+    ast.ClassDef: "classes are not supported in tool programs; use functions, dicts and tuples",
+    ast.Yield: "generators (yield) are not supported in tool programs; build a list",
+    ast.YieldFrom: "generators (yield) are not supported in tool programs; build a list",
+    ast.Await: "async code is not supported in tool programs",
+    ast.AsyncFunctionDef: "async code is not supported in tool programs",
+    ast.AsyncFor: "async code is not supported in tool programs",
+    ast.AsyncWith: "async code is not supported in tool programs",
+    ast.With: "'with' is not supported in tool programs",
+    ast.Match: "'match' statements are not supported in tool programs; use if/elif",
+    ast.MatMult: "the @ operator is not supported in tool programs",
 }
 
 _SKIPPED_FIELDS = frozenset({"annotation", "returns", "type_comment"})  # annotations never run
@@ -91,6 +92,8 @@ def _bound_name(node: ast.AST) -> str | None:
         return node.name
     if isinstance(node, ast.arg):
         return node.arg
+    if isinstance(node, ast.alias):
+        return node.asname or node.name
     return None
 
 
@@ -130,7 +133,27 @@ def _check(tree: ast.Module, offered: frozenset[str], tools: frozenset[str]) -> 
             raise Forbidden(f"'{name}' is not available in the sandbox", line)
 
 
+def _check_import(node: ast.Import | ast.ImportFrom, line: int) -> None:
+    """Only the offered modules (``modules.OFFERED``), and from them only their allowlisted names."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if offered_attributes(alias.name) is None:
+                raise Forbidden(f"importing '{alias.name}' is not supported in tool programs; the modules offered "
+                                f"are {', '.join(OFFERED)}", line)
+        return
+    names = offered_attributes(node.module or "") if not node.level else None
+    if names is None:
+        module = "." * node.level + (node.module or "")
+        raise Forbidden(f"importing from '{module}' is not supported in tool programs; the modules offered are "
+                        f"{', '.join(OFFERED)}", line)
+    for alias in node.names:
+        if alias.name not in names:
+            raise Forbidden(f"'{node.module}.{alias.name}' is not offered in tool programs", line)
+
+
 def _check_node(node: ast.AST, in_loop: bool, line: int) -> None:
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        _check_import(node, line)
     if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
         raise Forbidden(f"the attribute '{node.attr}' is forbidden", line)
     if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):

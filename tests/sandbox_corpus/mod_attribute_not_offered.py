@@ -1,0 +1,5 @@
+# expect: forbidden
+import collections
+
+def execute_command(video, question, choices):
+    return collections.namedtuple('P', 'x y')

@@ -1,0 +1,5 @@
+# expect: forbidden
+import os.path
+
+def execute_command(video, question, choices):
+    return os.path.exists('/')

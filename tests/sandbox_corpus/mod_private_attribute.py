@@ -1,0 +1,5 @@
+# expect: forbidden
+import re
+
+def execute_command(video, question, choices):
+    return re._compiler

@@ -1,0 +1,5 @@
+# expect: forbidden
+from math import *
+
+def execute_command(video, question, choices):
+    return pi
