@@ -1,4 +1,4 @@
-"""A run to kill: ``python tests/fault_run.py OUT ITEMS WORKERS [SLOW_START_S]``.
+"""A run to kill: ``python tests/fault_run.py OUT ITEMS WORKERS [SLOW_START_S [EXECUTOR]]``.
 
 Each item runs a sandbox program (a worker server and a forked worker per program) that spins
 for a while and calls a slow tool, so that a kill finds every kind of process a run starts:
@@ -64,5 +64,7 @@ class SandboxStage:
 if __name__ == "__main__":
     out, items, workers = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     slow_start_s = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
-    report = run_stage(SandboxStage(slow_start_s), range(items), out, workers=workers, progress=False)
+    executor = sys.argv[5] if len(sys.argv) > 5 else "local"
+    report = run_stage(SandboxStage(slow_start_s), range(items), out, workers=workers, executor=executor,
+                       progress=False)
     print(json.dumps(report.to_dict()))

@@ -51,18 +51,22 @@ def _records_and_timings(out: Path) -> tuple[list[str], list[str]]:
     return records, timings
 
 
-def _start(out: Path, workers: int, slow_start_s: float = 0.0) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, str(FAULT_RUN), str(out), str(ITEMS), str(workers), str(slow_start_s)],
+def _start(out: Path, workers: int, slow_start_s: float = 0.0, executor: str = "local") -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, str(FAULT_RUN), str(out), str(ITEMS), str(workers), str(slow_start_s),
+                             executor],
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("workers", "delay"), [(1, 0.7), (1, 2.5), (2, 1.0), (2, 4.0)])
-def test_a_killed_run_leaves_no_process_and_resumes_to_every_record_once(workers: int, delay: float,
+@pytest.mark.parametrize(("workers", "delay", "executor"), [
+    (1, 0.7, "local"), (1, 2.5, "local"), (2, 1.0, "local"), (2, 4.0, "local"), (2, 9.0, "ray")])
+def test_a_killed_run_leaves_no_process_and_resumes_to_every_record_once(workers: int, delay: float, executor: str,
                                                                           tmp_path: Path) -> None:
+    """0.7-1 s: before the first program, workers still starting; later: programs in flight (with
+    Ray: a local cluster, whose agents would otherwise linger for a minute)."""
     out = tmp_path / "out.jsonl"
-    run = _start(out, workers, slow_start_s=1.5)
-    time.sleep(delay)  # 0.7-1 s: before the first program, workers still starting; later: programs in flight
+    run = _start(out, workers, slow_start_s=1.5 if executor == "local" else 0.0, executor=executor)
+    time.sleep(delay)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     deadline = time.monotonic() + 5

@@ -24,3 +24,42 @@ def die_with_parent(parent: int | None = None) -> None:
         pass  # elsewhere: end of file on the pipes, and the CPU limits, stop a child
     if parent is not None and os.getppid() != parent:
         os._exit(1)
+
+
+def reap_session() -> None:
+    """``python -c 'from aotd.orphans import reap_session; reap_session()' MARKER``, started with a
+    pipe on stdin that only its run holds: tracks the processes whose command line holds
+    ``MARKER`` (a local Ray cluster's session folder) and their descendants, and when the pipe
+    closes (the run ended or was killed) kills those still alive.
+
+    Ray's own agents notice a dead raylet but then linger for a minute or more; this is the
+    backstop for a cluster the run started itself (never for one given by ``RAY_ADDRESS``)."""
+    import select
+    import sys
+    from pathlib import Path
+
+    marker = sys.argv[1]
+    tracked: dict[int, str] = {}  # pid -> its start time, so a reused pid is left alone
+
+    def scan() -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) in tracked or marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    tracked[int(entry.name)] = fields[19]
+            except (OSError, IndexError, ValueError):
+                continue
+
+    while True:
+        scan()
+        ready, _, _ = select.select([sys.stdin], [], [], 0.5)
+        if ready and not os.read(sys.stdin.fileno(), 1):
+            break
+    for pid, started in tracked.items():
+        try:
+            if (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[19] == started:
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, IndexError):
+            continue

@@ -11,6 +11,8 @@ replaced and its item recorded as failed.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from typing import Any
 
 from aotd.errors import AotdError
@@ -42,6 +44,8 @@ def run_on_ray(stage: Stage, todo: list[Any], workers: int, emit: Emit) -> None:
         address = os.environ.get("RAY_ADDRESS")
         ray.init(address=address or None, num_cpus=None if address else workers, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
+        if not address:
+            _reap_with_this_run(ray)
     actor_cls = ray.remote(num_cpus=1)(_StageActor)
     actors = [actor_cls.remote(stage) for _ in range(workers)]
     try:  # a stage that cannot be set up fails every item: stop here and say why, once
@@ -79,3 +83,13 @@ def run_on_ray(stage: Stage, todo: list[Any], workers: int, emit: Emit) -> None:
         submit(slot)
     for actor in actors:
         ray.kill(actor)
+
+
+_REAPERS: list[subprocess.Popen[bytes]] = []  # kept open (and so alive) as long as this process
+
+
+def _reap_with_this_run(ray: Any) -> None:
+    """A local cluster's processes die with this run, even on SIGKILL (``aotd.orphans.reap_session``)."""
+    session = ray._private.worker._global_node.get_session_dir_path()  # the one marker all its processes carry
+    _REAPERS.append(subprocess.Popen([sys.executable, "-c", "from aotd.orphans import reap_session; reap_session()",
+                                      session], stdin=subprocess.PIPE, close_fds=True))
