@@ -97,7 +97,7 @@ def test_agent_traces_are_scored_like_a_student(world_dir: Path, world_traces: P
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--split", "nosuch"], "no annotation file for the nosuch split"),
-    (["--limit", "0"], "has no questions"),
+    (["--limit", "0"], "--limit must be at least 1, got 0"),
     (["--model", "{tmp}"], "not a saved student"),
     ([], "exactly one of --model"),
 ])

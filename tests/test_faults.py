@@ -197,3 +197,27 @@ def test_a_bad_traces_line_is_skipped_named_and_counted_by_every_reader(world_di
     assert json.loads(cot.stdout.split("\nStep 3")[0])["skipped_lines"] == 1
     assert json.loads((tmp_path / "s.json").read_text())["skipped_lines"] == 1
     assert json.loads((tmp_path / "s.json").read_text())["rows"] == 9
+    cots = (tmp_path / "cots.jsonl").read_text().splitlines()
+    (tmp_path / "cots.jsonl").write_text("\n".join([cots[0], "{not json", *cots[1:]]) + "\n")
+    build = _cli("distill", "build", "--cots", tmp_path / "cots.jsonl", "--data", world_dir, "--out", tmp_path / "t.jsonl")
+    assert build.returncode == 0 and f"warning: skipped {tmp_path / 'cots.jsonl'}:2:" in build.stderr, build.stderr
+    assert json.loads(build.stdout)["skipped_lines"] == 1
+
+
+def test_a_cost_figure_says_how_many_samples_it_covers(world_dir: Path, world_traces: Path, tmp_path: Path) -> None:
+    """Traces whose timings were lost (a file from before timings were written with the records)
+    still score; the latency and memory figure then says it covers only part of them."""
+    from aotd.data.loaders import load_dataset
+    from aotd.eval.agent import evaluate_traces
+    from aotd.runner import timings_path
+
+    traces = tmp_path / "traces.jsonl"
+    traces.write_text(world_traces.read_text())
+    timings = timings_path(world_traces).read_text().splitlines()
+    timings_path(traces).write_text("\n".join(timings[:17]) + "\n")
+    samples = load_dataset("star", world_dir).by_split("train")
+    _, summary = evaluate_traces(traces, samples)
+    assert summary["rows"] == 48 and summary["cost"]["samples"] == 17 and summary["cost"]["partial"] is True
+    timings_path(traces).write_text("\n".join(timings) + "\n")
+    _, summary = evaluate_traces(traces, samples)
+    assert summary["cost"]["samples"] == 48 and summary["cost"]["partial"] is False

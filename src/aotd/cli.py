@@ -168,7 +168,7 @@ def select(
     planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
     if cfg.planner.kind == "llm":
         planners[f"llm:{cfg.planner.model}"] = build_planner(cfg.planner)
-    rows, chosen = run_selection(data, cfg, split=split, limit=limit, planners=planners)
+    rows, chosen = run_selection(data, cfg, split=split, limit=_limit(limit), planners=planners)
     write_outputs(rows, chosen, out)
     typer.echo(markdown(rows))
     typer.echo(f"chosen tools: {chosen.tools.model_dump()} -> {out / 'config.yaml'}")
@@ -241,7 +241,7 @@ def agent(
     samples = ds.by_split(split)
     if not samples:
         raise AotdError(f"{data}: split {split!r} has no questions (splits: {', '.join(ds.splits())})")
-    samples = samples[:limit] if limit else samples
+    samples = samples[:_limit(limit)] if limit is not None else samples
     part, workers, executor, cache_path = _runner_options(shard, workers, executor, cache, no_cache)
     report, summary = run_agent(samples, AgentStage(cfg, cache_dir=cache_path), out, shard=part, workers=workers,
                                 executor=executor, retry=tuple(retry or ()))
@@ -295,6 +295,19 @@ def agent_exec(
         raise typer.Exit(1)
 
 
+def _warn(bad: list) -> None:
+    """Every reader treats a bad input line one way: skipped, named here (file:line) and counted
+    in the command's summary (``skipped_lines``)."""
+    for line in bad:
+        typer.echo(f"warning: skipped {line}", err=True)
+
+
+def _limit(limit: int | None) -> int | None:
+    if limit is not None and limit < 1:
+        raise AotdError(f"--limit must be at least 1, got {limit} (leave it out for all)")
+    return limit
+
+
 def _program_text(program: Path) -> str:
     """A program file's text; one line naming the file when it is missing or not UTF-8 text."""
     if not program.is_file():
@@ -325,8 +338,7 @@ def cot(
     part, workers, executor, cache_path = _runner_options(shard, workers, executor, cache, no_cache)
     report, table, bad = run_cot(traces, load_config(config), out, cache_dir=cache_path, shard=part, workers=workers,
                                  executor=executor, retry=tuple(retry or ()))
-    for line in bad:
-        typer.echo(f"warning: skipped {line}", err=True)
+    _warn(bad)
     typer.echo(json.dumps({"run": report.to_dict(), "skipped_lines": len(bad)}, indent=2))
     typer.echo("\nStep 3 (Table 2):\n" + markdown(table))
 
@@ -355,9 +367,8 @@ def view(
     from aotd.view import write_site
 
     bad: list = []
-    index = write_site(records, out, data=data, fmt=fmt, video_root=video_root, limit=limit, bad=bad)
-    for line in bad:
-        typer.echo(f"warning: skipped {line}", err=True)
+    index = write_site(records, out, data=data, fmt=fmt, video_root=video_root, limit=_limit(limit), bad=bad)
+    _warn(bad)
     typer.echo(f"open {index}")
 
 
@@ -382,10 +393,12 @@ def distill_build(
     if cot_filter not in ("verified", "answer", "none"):
         raise AotdError(f"--cot-filter {cot_filter!r}: expected verified, answer or none")
     samples = load_dataset(data_format, data, split=split, video_root=video_root).samples
-    records = build_records(samples, [] if no_cot else read_cots(cots), cot_filter=cot_filter,  # type: ignore[arg-type]
+    bad: list = []
+    records = build_records(samples, [] if no_cot else read_cots(cots, bad), cot_filter=cot_filter,  # type: ignore[arg-type]
                             no_cot=no_cot, source=str(data))
+    _warn(bad)
     written = export(records, out, fmt)
-    typer.echo(json.dumps({**summary(records), "written": [str(p) for p in written]}))
+    typer.echo(json.dumps({**summary(records), "written": [str(p) for p in written], "skipped_lines": len(bad)}))
 
 
 @distill_app.command("train")
@@ -404,7 +417,9 @@ def distill_train(
     from aotd.distill.train import prepare, train, video_inputs
 
     cfg = load_config(config)
-    records = read_train_records(train_file)
+    bad: list = []
+    records = read_train_records(train_file, bad)
+    _warn(bad)
     if no_cot:
         records = [r for r in records if r.kind == "answer"]
     settings = cfg.distill.train.model_copy(update={k: v for k, v in (("lam", lam), ("max_steps", max_steps))
@@ -412,7 +427,7 @@ def distill_train(
     student = build_student(cfg.distill)
     examples = prepare(student, records, video_inputs(student))
     result = train(student, examples, out, settings)
-    typer.echo(json.dumps({"student": student.name, "records": len(records),
+    typer.echo(json.dumps({"student": student.name, "records": len(records), "skipped_lines": len(bad),
                            "rationale_records": sum(r.kind == "rationale" for r in records), **result}, indent=2))
 
 
@@ -470,7 +485,7 @@ def evaluate(
 
     if (model is None) == (traces is None):
         raise AotdError("pass exactly one of --model (a trained student) or --traces (the agent's traces)")
-    samples = load_dataset(fmt, data, split=split, video_root=video_root).samples[:limit]
+    samples = load_dataset(fmt, data, split=split, video_root=video_root).samples[:_limit(limit)]
     if not samples:
         raise AotdError(f"{data}: split {split!r} has no questions")
     classes = _classes(data) if fmt == "star" else None
@@ -479,8 +494,7 @@ def evaluate(
     if traces is not None:
         bad: list = []
         rows, summary = evaluate_traces(traces, samples, world=world, classes=classes, bad=bad)
-        for line in bad:
-            typer.echo(f"warning: skipped {line}", err=True)
+        _warn(bad)
         write_lines_atomic(rows_path, (json.dumps(r) for r in rows))
         summary = {"system": "agent", "traces": str(traces), **summary}
     else:

@@ -171,6 +171,8 @@ def load_config(path: str | Path | None) -> Config:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise AotdError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    except UnicodeDecodeError as exc:
+        raise AotdError(f"{path}: not UTF-8 text (byte {exc.start}); save the config as UTF-8") from None
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:

@@ -159,14 +159,17 @@ def run_cot(traces: Path, cfg: Config, out: Path, *, cache_dir: Path | None = No
     return report, table, bad
 
 
-def read_cots(path: Path) -> list[CotRecord]:
-    """Step-3 records; any unreadable line is an error naming the file and line."""
+def read_cots(path: Path, bad: list[BadLine] | None = None) -> list[CotRecord]:
+    """Step-3 records; an unreadable line goes to ``bad`` (or is an error naming the file and
+    line when it is None)."""
     records = []
-    for number, raw in numbered_jsonl(path):
+    for number, raw in numbered_jsonl(path, bad):
         try:
             records.append(CotRecord.model_validate(raw))
         except ValidationError as exc:
             where = ".".join(str(p) for p in exc.errors()[0]["loc"])
-            raise AotdError(f"{path}:{number}: sample {raw.get('sample_id')} is not a CoT record: "
-                            f"field '{where}': {exc.errors()[0]['msg']}") from None
+            reason = f"sample {raw.get('sample_id')} is not a CoT record: field '{where}': {exc.errors()[0]['msg']}"
+            if bad is None:
+                raise AotdError(f"{path}:{number}: {reason}") from None
+            bad.append(BadLine(path, number, reason))
     return records

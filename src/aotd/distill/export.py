@@ -19,7 +19,7 @@ from typing import Any
 
 from aotd.distill.records import TrainRecord
 from aotd.errors import AotdError
-from aotd.runner.jsonl import write_lines_atomic
+from aotd.runner.jsonl import BadLine, write_lines_atomic
 
 FORMATS = ("aotd", "llava", "llamafactory", "hf")
 
@@ -72,31 +72,37 @@ def _write_json(path: Path, data: Any) -> None:
     write_lines_atomic(path, [json.dumps(data, ensure_ascii=False, indent=1)])
 
 
-def read_train_records(path: Path) -> list[TrainRecord]:
-    """The ``aotd``-format records of ``path``; errors name the file and line."""
+def read_train_records(path: Path, bad: list[BadLine] | None = None) -> list[TrainRecord]:
+    """The ``aotd``-format records of ``path``; an unreadable line goes to ``bad`` (or is an error
+    naming the file and line when it is None)."""
     from pydantic import ValidationError
 
     if not path.is_file():
         raise AotdError(f"{path}: training file not found (make it with `aotd distill build`)")
     records = []
-    for number, raw in _numbered(path):
+    for number, raw in _numbered(path, bad):
         try:
             records.append(TrainRecord.model_validate(raw))
         except ValidationError as exc:
             where = ".".join(str(p) for p in exc.errors()[0]["loc"])
-            raise AotdError(f"{path}:{number}: not a training record: field '{where}': {exc.errors()[0]['msg']}") from None
+            reason = f"not a training record: field '{where}': {exc.errors()[0]['msg']}"
+            if bad is None:
+                raise AotdError(f"{path}:{number}: {reason}") from None
+            bad.append(BadLine(path, number, reason))
     if not records:
         raise AotdError(f"{path}: the training file is empty")
     return records
 
 
-def _numbered(path: Path) -> Any:
+def _numbered(path: Path, bad: list[BadLine] | None) -> Any:
     """(line number, object) per non-blank line: training records have no ``sample_id`` key
     uniqueness to enforce, so the runner's reader does not apply."""
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, 1):
             if line.strip():
                 try:
                     yield number, json.loads(line)
                 except ValueError:
-                    raise AotdError(f"{path}:{number}: truncated or malformed JSON") from None
+                    if bad is None:
+                        raise AotdError(f"{path}:{number}: truncated or malformed JSON") from None
+                    bad.append(BadLine(path, number, "truncated or malformed JSON"))
