@@ -419,14 +419,24 @@ HOSTILE_LIMITS = Limits(timeout_s=2, memory_mb=512, max_ops=10**12, max_iteratio
 
 
 def _sandbox_workers() -> list[int]:
-    """Pids of the workers the sandbox's server has forked and not yet reaped (Linux /proc)."""
+    """Pids of the workers the sandbox's server has forked and not yet reaped (Linux /proc), less
+    the spare that waits for the next program."""
     from aotd.agent.sandbox import process
+    from aotd.agent.sandbox.server import SPARE
 
     server = process._SERVERS.get(os.getpid())
     if server is None:
         return []
     pid = server.proc.pid
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return [c for c in children if _comm(c) != SPARE.decode()]
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _maxrss_mb() -> float:
@@ -519,8 +529,8 @@ run_program("def execute_command(video, question, choices):\\n    return wait()\
 
 
 def test_no_worker_or_server_outlives_a_caller_killed_mid_program(tmp_path: Path) -> None:
-    """SIGKILL the caller while its worker waits for a tool's reply: the server and the worker go
-    within seconds (the worker holds no end of the caller's pipe, and both die with their parent)."""
+    """SIGKILL the caller while its worker waits for a tool's reply: the server, the worker and the
+    spare go within seconds (a worker holds no end of the caller's pipe, and each dies with its parent)."""
     import subprocess
     import sys
 
@@ -532,7 +542,7 @@ def test_no_worker_or_server_outlives_a_caller_killed_mid_program(tmp_path: Path
     finally:
         caller.kill()
         caller.wait()
-    assert len(pids) == 2, pids  # the server and the worker waiting
+    assert len(pids) == 3, pids  # the server, the worker waiting and the spare forked for the next program
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(_running(p) for p in pids):
         time.sleep(0.1)
@@ -680,3 +690,22 @@ def test_common_planner_python_runs(run) -> None:
 def test_refused_constructs_say_so_plainly(program: str, message: str) -> None:
     result = run_in_process(program, tools={}, inputs={"video": 1})
     assert result.error is not None and result.error.kind == "forbidden" and message in result.error.message
+
+
+def test_a_spare_killed_while_it_waits_is_replaced() -> None:
+    """The server forks each worker ahead (a spare); one killed while it waits costs nothing."""
+    from aotd.agent.sandbox import process
+    from aotd.agent.sandbox.server import SPARE
+
+    program = "def execute_command(video, question, choices):\n    return choices[0]\n"
+    assert run_program(program, tools={}, inputs=INPUTS).ok
+    server = process._SERVERS[os.getpid()].proc.pid
+    deadline = time.monotonic() + 5
+    while not (spares := [int(p) for p in Path(f"/proc/{server}/task/{server}/children").read_text().split()
+                          if _comm(int(p)) == SPARE.decode()]):
+        assert time.monotonic() < deadline, "no spare was forked"
+        time.sleep(0.01)
+    os.kill(spares[0], signal.SIGKILL)
+    time.sleep(0.1)
+    result = run_program(program, tools={}, inputs=INPUTS)
+    assert result.ok and result.value == "cup" and process._SERVERS[os.getpid()].proc.pid == server

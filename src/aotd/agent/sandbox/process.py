@@ -276,20 +276,19 @@ def _died(worker: _Worker) -> Outcome:
 
 # -- worker side ---------------------------------------------------------------------------------
 def worker_main(fd: int, source: str, tool_names: tuple[str, ...], inputs: Mapping[str, Any],
-                entry: str, limits: Limits, deadline: float) -> None:
+                entry: str, limits: Limits, deadline: float, *, mapped: int) -> None:
     """A worker, just forked by the server (which made it die with the server): confine itself,
     run the program, report."""
     conn = Connection(fd)
-    _confine(limits)
+    _confine(limits, mapped)
     outcome = run_source(source, tool_names=tool_names, call_tool=_ToolClient(conn, inputs), inputs=inputs,
                          entry=entry, limits=limits, deadline=deadline)
     conn.send_bytes(pickle.dumps(("done", outcome), protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _confine(limits: Limits) -> None:
-    """Cap the worker's address space, CPU time, core dumps and process creation."""
-    with open("/proc/self/statm") as statm:
-        mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+def _confine(limits: Limits, mapped: int) -> None:
+    """Cap the worker's address space (``mapped``, what it has, plus ``memory_mb``), CPU time,
+    core dumps and process creation."""
     cpu = math.ceil(limits.timeout_s) + 2  # a backstop: the parent kills the worker first
     for which, soft, new_hard in ((resource.RLIMIT_AS, mapped + limits.memory_mb * 2**20, None),
                                   (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU first, SIGKILL a second later

@@ -9,7 +9,8 @@ interpreter state, its own limits, and nothing left over from the program before
 
 The caller and the server share one socket: the caller sends a request (the worker's
 arguments, pickled, and the worker's end of a pipe to the caller as a passed file
-descriptor); the server forks and answers with the worker's pid; later the caller asks for
+descriptor); the server hands it to a worker it forked ahead (``_Spare``: forked, and warmed
+up, while the previous program ran) and answers with the worker's pid; later the caller asks for
 the worker's exit status, which the server reaps, or, for a worker that reported its result and
 is exiting by itself, tells the server to reap it without answering. Before the first fork the
 server runs a small program and freezes its heap (``_warm_up``), so that workers start warm and
@@ -76,28 +77,26 @@ def main() -> None:
     from .process import worker_main  # after sys.path: the same code as the caller's
 
     _warm_up()
-
+    spare = _Spare(sock, worker_main)
     while (request := receive(sock)) is not None:
         message, fds = request
         if message[0] == "run":
-            me = os.getpid()
-            pid = os.fork()
-            if pid == 0:  # the worker
-                code = 1
-                try:
-                    die_with_parent(me)
-                    sock.close()
-                    worker_main(fds[0], *message[1:])
-                    code = 0
-                finally:
-                    os._exit(code)
+            try:
+                pid = spare.start(message, fds)
+            except OSError:  # the spare was killed while it waited (say, by the OOM killer): fork another
+                spare.retire()
+                spare = _Spare(sock, worker_main)
+                pid = spare.start(message, fds)
             for fd in fds:
                 os.close(fd)
             send(sock, ("pid", pid))
+            spare = _Spare(sock, worker_main)  # forked while this program runs, not when the next one asks
         elif message[0] == "import":  # the modules of tool outputs: imported once, here, not per worker
             for name in message[1]:
                 with contextlib.suppress(ImportError):
                     importlib.import_module(name)
+            spare.retire()  # forked before the import: the next worker would import them again
+            spare = _Spare(sock, worker_main)
         elif message[0] == "forget":  # a worker that reported and is exiting: reaped with no reply, so
             os.waitpid(message[1], 0)  # the caller goes on while it exits (~2 ms saved per program)
         elif message[0] == "wait":
@@ -105,11 +104,75 @@ def main() -> None:
             send(sock, ("status", os.waitstatus_to_exitcode(status)))
 
 
+class _Spare:
+    """The next worker, forked ahead: it warms itself up (the copy-on-write page faults a fresh
+    fork pays on first use happen now) and waits for its one program. Each program still gets a
+    process of its own; only the fork and the warm-up leave the program's critical path."""
+
+    def __init__(self, caller: socket.socket, worker_main: Any) -> None:
+        here, there = socket.socketpair()
+        server = os.getpid()
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                die_with_parent(server)
+                name(SPARE)
+                caller.close()
+                here.close()
+                _run_warm_up_program()
+                mapped = _mapped_bytes()
+                request = receive(there)
+                if request is not None:
+                    name(WORKER)
+                    (_, *args), fds = request
+                    there.close()
+                    worker_main(fds[0], *args, mapped=mapped)
+                code = 0
+            finally:
+                os._exit(code)
+        there.close()
+        self.sock = here
+
+    def start(self, message: tuple[Any, ...], fds: list[int]) -> int:
+        """Hand it its program and the caller's pipe; its pid, which the caller will wait for."""
+        send(self.sock, message, tuple(fds))
+        self.sock.close()
+        return self.pid
+
+    def retire(self) -> None:
+        self.sock.close()  # end of file: it exits without running anything
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+SPARE, WORKER = b"aotd-spare", b"aotd-worker"  # what `ps` shows (/proc/PID/comm)
+
+
+def name(title: bytes) -> None:
+    """Linux: the process's name in ``ps`` and /proc/PID/comm, so a waiting spare is told apart."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(15, title, 0, 0, 0)  # PR_SET_NAME
+
+
+def _mapped_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def _warm_up() -> None:
     """Run a small program here once, so that what the interpreter builds on first use exists
     before any fork, and freeze the heap: a worker's garbage collector then leaves the
     inherited objects alone instead of writing to (and so copying) every page that holds one."""
     import gc
+
+    _run_warm_up_program()
+    gc.freeze()
+
+
+def _run_warm_up_program() -> None:
     import time
 
     from .limits import Limits
@@ -119,4 +182,3 @@ def _warm_up() -> None:
     with contextlib.suppress(Exception):
         run_source(program, tool_names=(), call_tool=None, inputs={"x": 1}, entry="execute_command",  # type: ignore[arg-type]
                    limits=Limits(), deadline=time.monotonic() + 5)
-    gc.freeze()
