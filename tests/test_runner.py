@@ -192,6 +192,16 @@ def test_merge_refuses_conflicts_and_mixed_configs(tmp_path: Path) -> None:
     assert not (tmp_path / "m.jsonl").exists()
 
 
+def test_merge_skips_names_and_counts_a_bad_line(tmp_path: Path) -> None:
+    a = tmp_path / "a.jsonl"
+    run_stage(ToyStage(), range(4), a, progress=False)
+    lines = a.read_text().splitlines()
+    a.write_text("\n".join([lines[0], "{torn", *lines[1:]]) + "\n")
+    bad: list = []
+    stats = merge_files([a], tmp_path / "m.jsonl", bad)
+    assert stats["records"] == 4 and stats["skipped_lines"] == 1 and str(bad[0]).startswith(f"{a}:2: not a record")
+
+
 @pytest.mark.slow
 def test_ray_executor_writes_what_local_writes(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")

@@ -351,7 +351,10 @@ def merge(
     """Join the outputs of `--shard I/N` runs into one file (same config only; duplicates collapse)."""
     from aotd.runner import merge_files
 
-    typer.echo(json.dumps(merge_files(inputs, out)))
+    bad: list = []
+    stats = merge_files(inputs, out, bad)
+    _warn(bad)
+    typer.echo(json.dumps(stats))
 
 
 @app.command("view")

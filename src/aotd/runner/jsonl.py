@@ -191,12 +191,16 @@ def _sample_id(line: str) -> str | None:
         return None
 
 
-def merge_files(inputs: list[Path], out: Path) -> dict[str, int]:
+def merge_files(inputs: list[Path], out: Path, bad: list[BadLine] | None = None) -> dict[str, int]:
     """Join shard outputs into one file sorted by sample id.
 
     Identical duplicates (the same shard merged twice) collapse; two different records for one
-    sample, or records made with different configs, are refused rather than silently chosen.
+    sample, or records made with different configs, are refused rather than silently chosen. A
+    line that is not a record is skipped, put in ``bad`` and counted (``skipped_lines``), as
+    every reader of records does; its sample is missing from the merge, and a resumed run of
+    that shard redoes it.
     """
+    bad = [] if bad is None else bad
     if not inputs:
         raise JsonlError("merge needs at least one input file")
     if out.resolve() in {p.resolve() for p in inputs}:
@@ -208,7 +212,7 @@ def merge_files(inputs: list[Path], out: Path) -> dict[str, int]:
     for path in inputs:
         if not path.is_file():
             raise JsonlError(f"{path}: records file not found")
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -216,9 +220,9 @@ def merge_files(inputs: list[Path], out: Path) -> dict[str, int]:
                 record = json.loads(line)
                 sample_id = record["sample_id"]
             except (ValueError, KeyError, TypeError):
-                if number == len(lines):
-                    continue  # a torn last line: that shard's run redoes it when resumed
-                raise JsonlError(f"{path}:{number}: not a record; fix or delete the line") from None
+                if number < len(lines):  # a torn last line is no damage: that shard's resumed run redoes it
+                    bad.append(BadLine(path, number, "not a record (truncated or malformed JSON, or no sample_id)"))
+                continue
             config = str((record.get("provenance") or {}).get("config", ""))
             first = first or (config, path)
             if config != first[0]:
@@ -232,4 +236,4 @@ def merge_files(inputs: list[Path], out: Path) -> dict[str, int]:
                 continue
             records[sample_id], canonical[sample_id] = line, text
     write_lines_atomic(out, (records[k] for k in sorted(records)))
-    return {"records": len(records), "duplicates": duplicates, "inputs": len(inputs)}
+    return {"records": len(records), "duplicates": duplicates, "inputs": len(inputs), "skipped_lines": len(bad)}
