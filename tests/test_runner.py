@@ -173,7 +173,7 @@ def test_shards_merge_into_the_unsharded_output(tmp_path: Path) -> None:
         shards.append(tmp_path / f"part{i}.jsonl")
         run_stage(ToyStage(), range(40), shards[-1], shard=Shard(i, 3), progress=False)
     stats = merge_files([*shards, shards[0]], tmp_path / "merged.jsonl")  # one shard twice: collapses
-    assert stats == {"records": 40, "duplicates": len(shards[0].read_text().splitlines()), "inputs": 4}
+    assert stats == {"records": 40, "duplicates": len(shards[0].read_text().splitlines()), "inputs": 4, "skipped_lines": 0}
     merged = (tmp_path / "merged.jsonl").read_text().splitlines()
     assert merged == _sorted_lines(tmp_path / "all.jsonl")
 
