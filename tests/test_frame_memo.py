@@ -12,7 +12,7 @@ from aotd.data.video import FrameCache, sample_video
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.clip_classifier import ClipClassifier
 from aotd.tools.embedded.cnn_detector import CNNDetector
-from aotd.tools.embedded.memo import FrameMemo
+from aotd.tools.memo import FrameMemo
 
 
 def test_frame_memo_computes_each_missing_key_once_in_one_call() -> None:

@@ -533,3 +533,31 @@ def test_adapters_from_a_processor_object_and_versions() -> None:
     assert OwlDetector(model, proc, threshold=0.0).version == det.version != OwlDetector(model, proc).version
     lazy = OwlDetector.from_pretrained("/no/such/folder", kind="owlv2", device="cpu")
     assert not lazy.loaded and isinstance(Processing.coerce(proc, "owlv2"), Processing)
+
+
+# --- a video's questions share perception ------------------------------------------------------------
+@pytest.mark.parametrize("family", DETECTORS)
+def test_detector_runs_each_frame_and_query_once_across_a_videos_questions(family: str, clip: Clip) -> None:
+    """A second question about overlapping frames runs the model on the new frames only, and
+    finds what a fresh detector finds."""
+    shared = _detector(family, threshold=0.0, batch_size=4)
+    first = shared.detect(clip.trim(0, 11), "cup")
+    assert (shared._boxes.hits, shared._boxes.misses) == (0, 12)
+    second = shared.detect(clip.trim(6, 17), "cup")
+    assert (shared._boxes.hits, shared._boxes.misses) == (6, 18)  # frames 6..11 came from the first question
+    fresh = _detector(family, threshold=0.0, batch_size=4).detect(clip.trim(6, 17), "cup")
+    assert [b.frame for b in second] == [b.frame for b in fresh] and first
+    for a, b in zip(second, fresh):
+        assert (a.x1, a.y1, a.x2, a.y2, a.score) == pytest.approx((b.x1, b.y1, b.x2, b.y2, b.score), abs=1e-3)
+    shared.detect(clip.trim(6, 17), "book")  # another query: its own model runs
+    assert shared._boxes.misses == 30
+
+
+def test_clip_window_grounder_encodes_each_frame_once_across_queries(clip: Clip) -> None:
+    model, proc = tiny.tiny("clip")
+    shared = ClipWindowGrounder(model, proc, min_len=3, batch_size=5)
+    shared.similarities(clip.trim(0, 15), "take the cup")
+    sims = shared.similarities(clip.trim(8, 23), "open the book")  # another query, half the frames known
+    assert (shared._images.hits, shared._images.misses) == (8, 24) and shared._texts.misses == 2
+    fresh = ClipWindowGrounder(model, proc, min_len=3, batch_size=5).similarities(clip.trim(8, 23), "open the book")
+    assert np.allclose(sims, fresh, atol=1e-5)

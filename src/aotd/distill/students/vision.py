@@ -34,8 +34,8 @@ from torch.nn import functional as F
 from aotd.select.detection import DETECTABLE
 from aotd.tools.embedded.clip_classifier import ClipClassifier, ClipNet, downsample
 from aotd.tools.embedded.cnn_detector import POOL, STRIDE, CenterNet, CNNDetector, _normalise
-from aotd.tools.embedded.memo import one_thread
 from aotd.tools.embedded.phrases import world_actions
+from aotd.tools.memo import one_thread
 
 FRAME_SIZE = (192, 256)  # (height, width) both models were trained at; other frames are resized to it
 PER_CLASS = 5  # score, and score * (cx, cy, w, h) scaled to the frame

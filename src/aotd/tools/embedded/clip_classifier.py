@@ -31,9 +31,9 @@ from torch.nn import functional as F
 from aotd.data.sampling import sample_indices
 from aotd.data.video import decode_all
 from aotd.tools.clip import Clip
-from aotd.tools.embedded.memo import FrameMemo, one_thread
 from aotd.tools.embedded.phrases import parse_action, world_actions
 from aotd.tools.embedded.weights import weights_file
+from aotd.tools.memo import FrameMemo, one_thread
 from aotd.tools.types import Action, Window
 from aotd.world.generate import WorldConfig, generate_world
 from aotd.world.vocab import OBJECTS, VERBS, world_classes

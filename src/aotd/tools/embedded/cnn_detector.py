@@ -27,8 +27,8 @@ from torch.nn import functional as F
 from aotd.select.detection import DETECTABLE, BoxTuple, annotated_keyframes
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.color_detector import resolve_class
-from aotd.tools.embedded.memo import FrameMemo, one_thread
 from aotd.tools.embedded.weights import weights_file
+from aotd.tools.memo import FrameMemo, one_thread
 from aotd.tools.types import Box
 from aotd.world.generate import WorldConfig, generate_world
 

@@ -17,6 +17,7 @@ import torch
 
 from aotd.tools.clip import Clip
 from aotd.tools.hf.adapter import HFAdapter
+from aotd.tools.memo import FrameMemo
 from aotd.tools.types import Window
 
 
@@ -57,6 +58,10 @@ class ClipWindowGrounder(HFAdapter):
         self.threshold = threshold
         self.batch_size = int(batch_size)
         self.name = name
+        # the questions of a video share frames and queries: each frame's image embedding and each
+        # query's text embedding are computed once (keyed by the frame's content, by the text)
+        self._images: FrameMemo[torch.Tensor] = FrameMemo()
+        self._texts: FrameMemo[torch.Tensor] = FrameMemo(limit=4096)
 
     @staticmethod
     def model_class() -> Any:
@@ -72,17 +77,25 @@ class ClipWindowGrounder(HFAdapter):
         """Cosine similarity of each frame of the clip with ``query``, in id order."""
         model, proc = self.model_and_processing()
         param = next(model.parameters())
-        length = int(model.config.text_config.max_position_embeddings)
-        tok = proc.tokenizer([query], padding=True, truncation=True, max_length=length, return_tensors="pt")
-        text = _embedding(model.get_text_features(input_ids=tok["input_ids"].to(param.device),
-                                                  attention_mask=tok["attention_mask"].to(param.device)))
-        frames = clip.frames()
-        sims = []
-        for at in range(0, len(frames), self.batch_size):
-            pixels = proc.prep(frames[at : at + self.batch_size], param.device, param.dtype)
-            image = _embedding(model.get_image_features(pixel_values=pixels))
-            sims.append((image @ text.T)[:, 0])
-        return torch.cat(sims).cpu().numpy()
+
+        def text_embedding(_: list[int]) -> list[torch.Tensor]:
+            length = int(model.config.text_config.max_position_embeddings)
+            tok = proc.tokenizer([query], padding=True, truncation=True, max_length=length, return_tensors="pt")
+            return [_embedding(model.get_text_features(input_ids=tok["input_ids"].to(param.device),
+                                                       attention_mask=tok["attention_mask"].to(param.device)))[0]]
+
+        def image_embeddings(missing: list[int]) -> list[torch.Tensor]:
+            frames = clip.sampled.frames[[clip.ids[i] for i in missing]]
+            out = []
+            for at in range(0, len(frames), self.batch_size):
+                pixels = proc.prep(frames[at : at + self.batch_size], param.device, param.dtype)
+                out.extend(_embedding(model.get_image_features(pixel_values=pixels)))
+            return out
+
+        (text,) = self._texts.get([query], text_embedding)
+        digests = clip.sampled.frame_digests()
+        images = self._images.get([digests[i] for i in clip.ids], image_embeddings)
+        return (torch.stack(images) @ text).cpu().numpy()
 
     def ground(self, clip: Clip, query: str) -> Window | None:
         sims = self.similarities(clip, query)

@@ -18,6 +18,7 @@ from aotd.tools.clip import Clip
 from aotd.tools.hf.adapter import HFAdapter
 from aotd.tools.hf.loading import LazyModel, ModelRef, shared
 from aotd.tools.hf.prep import Processing
+from aotd.tools.memo import FrameMemo
 from aotd.tools.types import Box
 
 OWL_FAMILIES = ("owl-vit", "owlv2")
@@ -42,6 +43,9 @@ class _OpenVocabDetector(HFAdapter):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = int(batch_size)
+        # the questions of a video ask for the same objects in the same frames: each (frame, query)
+        # is run once (the frame keyed by its content); () stands for "no box above the threshold"
+        self._boxes: FrameMemo[tuple[float, ...]] = FrameMemo()
 
     def settings(self) -> dict[str, Any]:
         return {"threshold": self.threshold}
@@ -50,19 +54,22 @@ class _OpenVocabDetector(HFAdapter):
     def detect(self, clip: Clip, query: str) -> list[Box]:
         model, proc = self.model_and_processing()
         param = next(model.parameters())
-        frames = clip.frames()
-        height, width = frames.shape[1:3]
-        text = self._text(model, proc, alternatives(query), param.device)
-        boxes: list[Box] = []
-        for at in range(0, len(frames), self.batch_size):
-            chunk = frames[at : at + self.batch_size]
-            pixels = proc.prep(chunk, param.device, param.dtype)
-            scores, xyxy = self._predict(model, pixels, text, height, width)  # (b, k), (b, k, 4) frame pixels
-            for row in range(len(chunk)):
-                best = _best_box(scores[row], xyxy[row], width, height, self.threshold)
-                if best is not None:
-                    boxes.append(Box(clip.ids[at + row], *best[:4], label=query, score=best[4]))
-        return boxes
+        height, width = clip.sampled.frames.shape[1:3]
+
+        def best_boxes(missing: list[int]) -> list[tuple[float, ...]]:
+            frames = clip.sampled.frames[[clip.ids[i] for i in missing]]
+            text = self._text(model, proc, alternatives(query), param.device)
+            found: list[tuple[float, ...]] = []
+            for at in range(0, len(frames), self.batch_size):
+                pixels = proc.prep(frames[at : at + self.batch_size], param.device, param.dtype)
+                scores, xyxy = self._predict(model, pixels, text, height, width)  # (b, k), (b, k, 4) frame pixels
+                found.extend(_best_box(scores[row], xyxy[row], width, height, self.threshold) or ()
+                             for row in range(len(pixels)))
+            return found
+
+        digests = clip.sampled.frame_digests()
+        best = self._boxes.get([(digests[i], query) for i in clip.ids], best_boxes)
+        return [Box(i, *b[:4], label=query, score=b[4]) for i, b in zip(clip.ids, best) if b]
 
     def _text(self, model: Any, proc: Processing, queries: list[str], device: torch.device) -> dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -4,7 +4,10 @@ A video has a dozen questions and each samples 32 frames from its window; on the
 their 42K sampled frames are 13.7K distinct ones. The embedded CNNs compute each frame's
 output independently of the rest of its batch (bit for bit, on one thread), so a result
 keyed by the frame's content (``SampledFrames.frame_digests``) can be reused by every
-question that samples that frame, with the same traces as computing it again.
+question that samples that frame, with the same traces as computing it again. The
+transformers tools keep theirs the same way (a CLIP image embedding per frame, an open-vocabulary
+detector's box per frame and query): on a GPU a frame's output may differ from a recomputation
+in the last bits, as batching changes the kernels' reduction order.
 """
 
 from __future__ import annotations
