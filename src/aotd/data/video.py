@@ -10,6 +10,7 @@ right frames. ``FrameCache`` keeps samples that many questions and tools ask for
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import os
@@ -191,6 +192,13 @@ def probe_video(path: str | Path) -> VideoInfo:
         return _info(path, container, _video_stream(container, path))
 
 
+@functools.lru_cache(maxsize=4096)
+def _probe_version(resolved: str, mtime_ns: int, size: int) -> VideoInfo:
+    """``probe_video`` once per file version: every question of a video asks (an open of the
+    container each, ~1.5 ms)."""
+    return probe_video(resolved)
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -347,13 +355,15 @@ def sample_video(
     """``n`` frames spread uniformly over the window [start_s, end_s] (seconds) of a video."""
     indices, fps = sampled_indices(path, n, start_s=start_s, end_s=end_s)
     frames = cache.get_or_load(path, indices) if cache is not None else read_frames(path, indices)
-    return SampledFrames(frames=frames, source_indices=indices, fps=fps)
+    resolved, mtime_ns, size, _ = _cache_key(Path(path), ())
+    return SampledFrames(frames=frames, source_indices=indices, fps=fps, source=f"{resolved}|{mtime_ns}|{size}")
 
 
 def sampled_indices(path: str | Path, n: int = NUM_FRAMES, *, start_s: float | None = None,
                     end_s: float | None = None) -> tuple[list[int], float]:
     """The source frames ``sample_video`` reads, and the frame rate, without decoding any."""
-    info = probe_video(path)
+    resolved, mtime_ns, size, _ = _cache_key(Path(path), ())
+    info = _probe_version(resolved, mtime_ns, size)
     assert info.fps is not None and info.num_frames is not None  # _info always sets them
     lo, hi = window_to_frames(start_s, end_s, info.fps, info.num_frames)
     return sample_indices(info.num_frames, n, lo, hi), info.fps

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import heapq
 import math
 import multiprocessing
 import os
@@ -92,16 +93,13 @@ def run_program(source: str, *, tools: Mapping[str, Callable[..., Any]], inputs:
         finally:
             worker_end.close()
         # Kills the worker on time even while this thread is blocked: in a slow tool, or reading a pipe.
-        watchdog = threading.Timer(kill_at - time.monotonic(), worker.kill)
-        watchdog.daemon = True
-        watchdog.start()
+        watch = _watchdog().arm(kill_at, worker)
         modules: set[str] = set()  # of the tools' outputs
         reported = False
         try:
             outcome, reported = _serve(worker, parent_end, recorder, inputs, limits, kill_at, modules)
         finally:
-            watchdog.cancel()
-            watchdog.join()  # so that it cannot signal a pid that the server has reaped
+            _watchdog().disarm(watch)  # after this it cannot signal a pid that the server may reap
             if reported and outcome.error is None:  # it exits by itself after its report: the server
                 worker.forget()  # reaps it while this process goes on (one that hit a limit is reaped now)
             else:
@@ -191,6 +189,61 @@ class _Server:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+
+class _Watchdog:
+    """One thread per process that kills each worker still running at its deadline. A thread
+    per program cost a start and a join (~2 ms a program on two busy cores); this one sleeps
+    until the earliest deadline armed and is told when one is added."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._due: list[tuple[float, int, _Worker]] = []  # a heap by deadline
+        self._armed: set[int] = set()
+        self._next = 0
+        threading.Thread(target=self._run, name="sandbox-watchdog", daemon=True).start()
+
+    def arm(self, at: float, worker: _Worker) -> int:
+        with self._wake:
+            self._next += 1
+            heapq.heappush(self._due, (at, self._next, worker))
+            self._armed.add(self._next)
+            self._wake.notify()
+            return self._next
+
+    def disarm(self, ticket: int) -> None:
+        """Synchronous: once this returns, the worker is not signalled by the watchdog."""
+        with self._wake:
+            self._armed.discard(ticket)
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                while self._due and self._due[0][1] not in self._armed:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._wake.wait()
+                    continue
+                at, ticket, worker = self._due[0]
+                left = at - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                heapq.heappop(self._due)
+                self._armed.discard(ticket)
+                worker.kill()
+
+
+_WATCHDOGS: dict[int, _Watchdog] = {}  # by pid, like the servers: a thread does not survive a fork
+_WATCHDOGS_LOCK = threading.Lock()
+
+
+def _watchdog() -> _Watchdog:
+    with _WATCHDOGS_LOCK:
+        current = _WATCHDOGS.get(os.getpid())
+        if current is None:
+            current = _WATCHDOGS[os.getpid()] = _Watchdog()
+        return current
 
 
 _SERVERS: dict[int, _Server] = {}  # by pid of the process that started it: a forked child starts its own
