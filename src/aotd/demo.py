@@ -102,7 +102,7 @@ def run_demo(out: Path, *, size: str = "small", seeds: int | None = None, seed: 
     if seeds < 1:
         raise AotdError(f"--seeds must be at least 1, got {seeds}")
     out.mkdir(parents=True, exist_ok=True)
-    with exclusive(out / "demo"):  # a second demo on the same folder stops at once, naming this one
+    with exclusive(out / "demo", what=str(out)):  # a second demo on the same folder stops at once, naming this one
         return _run(out, spec, size, seeds, seed, workers, log)
 
 

@@ -28,8 +28,9 @@ def lock_path(out: Path) -> Path:
 
 
 @contextlib.contextmanager
-def exclusive(out: Path) -> Iterator[None]:
-    """Hold ``out``'s lock for the block; raise ``Locked`` naming the holder if another has it."""
+def exclusive(out: Path, what: str | None = None) -> Iterator[None]:
+    """Hold ``out``'s lock for the block; raise ``Locked`` naming the holder if another has it
+    (``what``: how the message names the output, by default its path)."""
     path = lock_path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
@@ -40,7 +41,7 @@ def exclusive(out: Path) -> Iterator[None]:
             os.close(fd)
             if exc.errno not in (errno.EACCES, errno.EAGAIN):
                 raise
-            raise Locked(f"{out}: another run (pid {_holder(path)}) is writing it; wait for it to end, "
+            raise Locked(f"{what or out}: another run (pid {_holder(path)}) is writing it; wait for it to end, "
                          "or write to another --out") from None
         try:  # the holder before us may have removed the file after we opened it: lock the one on disk
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
