@@ -13,15 +13,23 @@ from __future__ import annotations
 import os
 import signal
 
+PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
 
-def die_with_parent(parent: int | None = None) -> None:
-    """Get SIGKILL when the parent dies; exit now if it has already died (``parent``: its pid)."""
+
+def prctl(option: int, arg: int | bytes) -> None:
+    """Linux's ``prctl(option, arg)``; nothing elsewhere."""
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(option, arg, 0, 0, 0)
     except (OSError, AttributeError):
-        pass  # elsewhere: end of file on the pipes, and the CPU limits, stop a child
+        pass
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Get SIGKILL when the parent dies (elsewhere: end of file on the pipes, and the CPU limits,
+    stop a child); exit now if it has already died (``parent``: its pid)."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if parent is not None and os.getppid() != parent:
         os._exit(1)
 

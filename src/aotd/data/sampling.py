@@ -49,7 +49,7 @@ class SampledFrames:
     frames: np.ndarray  # (N, H, W, 3) uint8 RGB
     source_indices: list[int]
     fps: float
-    # frames decoded from a file version: keyed by it and their index (``keyed_by_source``)
+    # the file version the frames were decoded from (path|mtime|size), if any: see ``frame_digests``
     source: str | None = field(default=None, repr=False, compare=False)
     _digest: str | None = field(default=None, init=False, repr=False, compare=False)
     _frame_digests: list[bytes] | None = field(default=None, init=False, repr=False, compare=False)

@@ -353,17 +353,21 @@ def sample_video(
     cache: FrameCache | None = None,
 ) -> SampledFrames:
     """``n`` frames spread uniformly over the window [start_s, end_s] (seconds) of a video."""
-    indices, fps = sampled_indices(path, n, start_s=start_s, end_s=end_s)
+    version = _cache_key(Path(path), ())[:3]
+    indices, fps = _sampled_indices(version, n, start_s, end_s)
     frames = cache.get_or_load(path, indices) if cache is not None else read_frames(path, indices)
-    resolved, mtime_ns, size, _ = _cache_key(Path(path), ())
-    return SampledFrames(frames=frames, source_indices=indices, fps=fps, source=f"{resolved}|{mtime_ns}|{size}")
+    return SampledFrames(frames=frames, source_indices=indices, fps=fps, source="|".join(map(str, version)))
 
 
 def sampled_indices(path: str | Path, n: int = NUM_FRAMES, *, start_s: float | None = None,
                     end_s: float | None = None) -> tuple[list[int], float]:
     """The source frames ``sample_video`` reads, and the frame rate, without decoding any."""
-    resolved, mtime_ns, size, _ = _cache_key(Path(path), ())
-    info = _probe_version(resolved, mtime_ns, size)
+    return _sampled_indices(_cache_key(Path(path), ())[:3], n, start_s, end_s)
+
+
+def _sampled_indices(version: tuple[str, int, int], n: int, start_s: float | None,
+                     end_s: float | None) -> tuple[list[int], float]:
+    info = _probe_version(*version)
     assert info.fps is not None and info.num_frames is not None  # _info always sets them
     lo, hi = window_to_frames(start_s, end_s, info.fps, info.num_frames)
     return sample_indices(info.num_frames, n, lo, hi), info.fps
@@ -440,7 +444,7 @@ class FrameCache:
         frames = self._held(whole_key)
         if frames is not None or whole_key in self._too_large:
             return frames
-        info = probe_video(path)
+        info = _probe_version(*key[:3])
         n = info.num_frames or 0
         if not n or n * info.width * info.height * 3 > self.max_bytes // 4:
             self._too_large.add(whole_key)  # not probed again: its requests are decoded one by one

@@ -11,12 +11,11 @@ exactly one timing. A run holds ``<out>.lock`` (``lock``): one writer per output
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -27,7 +26,7 @@ from tqdm import tqdm
 
 from aotd.errors import AotdError
 from aotd.orphans import die_with_parent
-from aotd.runner.jsonl import JsonlError, drop_failed, existing_records, keep_timings_of
+from aotd.runner.jsonl import JsonlError, drop_failed, existing_records, keep_timings_of, naming
 from aotd.runner.lock import exclusive
 
 Result = tuple[str, dict[str, float]]  # (record as one JSON line, timings)
@@ -143,13 +142,14 @@ def _append(stage: Stage, todo: list[Any], out: Path, shard: Shard | None, worke
                          f"{stage.fingerprint}; write to a new --out, or delete the file to start over")
     retried = drop_failed(out, retry, {stage.key(item) for item in todo})
     existing.ids -= retried
-    keep_timings_of(timings_path(out), existing.ids)  # one line per record there too, none for a redone one
+    timing_file = timings_path(out)
+    keep_timings_of(timing_file, existing.ids)  # one line per record there too, none for a redone one
     owned = len(todo)
     todo = [item for item in todo if stage.key(item) not in existing.ids]
     report = RunReport(stage=stage.name, items=owned, already_done=owned - len(todo), written=0, elapsed_s=0.0,
                        shard=None if shard is None else str(shard), truncated=existing.truncated, retried=len(retried))
     sums: dict[str, float] = {}
-    with out.open("a", encoding="utf-8") as f, timings_path(out).open("a", encoding="utf-8") as tf, \
+    with out.open("a", encoding="utf-8") as f, timing_file.open("a", encoding="utf-8") as tf, \
             tqdm(total=len(todo), desc=stage.name, unit="q", disable=not progress) as bar:
         last_sync = time.monotonic()
 
@@ -158,10 +158,10 @@ def _append(stage: Stage, todo: list[Any], out: Path, shard: Shard | None, worke
             line, timings = result
             # The timing first: a kill between the two leaves a timing without its record, which
             # the resume drops, never a record without its timing.
-            with _naming(timings_path(out)):
+            with naming(timing_file):
                 tf.write(json.dumps({"sample_id": stage.key(item), **timings}) + "\n")
                 tf.flush()
-            with _naming(out):
+            with naming(out):
                 f.write(line + "\n")
                 f.flush()
             for k, v in timings.items():
@@ -184,23 +184,12 @@ def _append(stage: Stage, todo: list[Any], out: Path, shard: Shard | None, worke
                 _run_here(stage, [item for batch in batches for item in batch], emit)
             else:
                 _run_pool(stage, batches, workers, emit)
-        for handle, path in ((tf, timings_path(out)), (f, out)):
-            with _naming(path):
+        for handle, path in ((tf, timing_file), (f, out)):
+            with naming(path):
                 handle.flush()
                 os.fsync(handle.fileno())
     report.timings = {k: round(v / max(1, report.written), 4) for k, v in sorted(sums.items())}
     return report
-
-
-@contextlib.contextmanager
-def _naming(path: Path) -> Iterator[None]:
-    """A failed write (a full disk) names the file: a buffered file's flush does not."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.filename is None:
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
-        raise
 
 
 Emit = Callable[..., None]

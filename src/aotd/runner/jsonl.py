@@ -7,6 +7,7 @@ so it stops with the file and line number.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -107,21 +108,30 @@ def numbered_jsonl(path: Path, bad: list[BadLine] | None = None) -> Iterator[tup
             yield number, record
 
 
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """A failed write (a full disk) names ``path``: a buffered file's flush names no file."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
 def write_lines_atomic(path: Path, lines: Iterable[str]) -> None:
     """Write ``lines`` to ``path`` through a temporary file and a rename: all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with naming(path), os.fdopen(fd, "w", encoding="utf-8") as f:
             for line in lines:
                 f.write(line.rstrip("\n") + "\n")
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException as exc:
+    except BaseException:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.filename is None:  # a full disk: name the file being written
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 

@@ -16,7 +16,21 @@ from typing import Any
 from .errors import RecursionLimit
 
 
-class Builtin:
+class Opaque:
+    """Something the sandbox made for a program (a builtin, a method, an iterator, a module, a
+    tool handle, the program's own function): a returned or traced one is shown as its repr,
+    and none can be pickled out of the sandbox (as a tool argument, say)."""
+
+    __slots__ = ()
+
+    def to_json(self) -> str:
+        return repr(self)
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"{self!r} cannot leave the sandbox")
+
+
+class Builtin(Opaque):
     """An offered builtin function; ``borrows``: it returns a value the program already holds
     (``min``, ``max``, ``next``), which must not be charged again as a new one."""
 
@@ -31,14 +45,8 @@ class Builtin:
     def __repr__(self) -> str:
         return f"<built-in function {self.name}>"
 
-    def to_json(self) -> str:  # a returned or traced value: what repr shows
-        return repr(self)
 
-    def __reduce__(self) -> Any:
-        raise TypeError(f"the builtin {self.name} cannot leave the sandbox")
-
-
-class Method:
+class Method(Opaque):
     """A method read from a value: ``call`` is the bound method, or its guard bound to ``receiver``."""
 
     __slots__ = ("call", "name", "receiver")
@@ -52,14 +60,8 @@ class Method:
     def __repr__(self) -> str:
         return f"<built-in method {self.name} of {type(self.receiver).__name__} object>"
 
-    def to_json(self) -> str:  # a returned or traced value: what repr shows
-        return repr(self)
 
-    def __reduce__(self) -> Any:
-        raise TypeError(f"the method {self.name} cannot leave the sandbox")
-
-
-class SandboxIterator:
+class SandboxIterator(Opaque):
     """What ``iter(x)`` returns: C's iterators show their address in their repr."""
 
     __slots__ = ("_items", "_kind")
@@ -76,14 +78,8 @@ class SandboxIterator:
     def __repr__(self) -> str:
         return f"<{self._kind}_iterator>"
 
-    def to_json(self) -> str:  # a returned or traced value: what repr shows
-        return repr(self)
 
-    def __reduce__(self) -> Any:
-        raise TypeError("an iterator cannot leave the sandbox")
-
-
-class LazyGenerator:
+class LazyGenerator(Opaque):
     """A generator expression of the program: an opaque iterator.
 
     Each step counts as a call against ``max_depth``: resuming a generator that pulls from another
@@ -110,9 +106,3 @@ class LazyGenerator:
 
     def __repr__(self) -> str:
         return "<generator>"
-
-    def to_json(self) -> str:  # a returned or traced value: what repr shows
-        return repr(self)
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a generator expression cannot leave the sandbox")

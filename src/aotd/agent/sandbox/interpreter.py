@@ -23,7 +23,7 @@ from types import BuiltinMethodType, MethodType
 from typing import Any
 
 from .builtins import SandboxBuiltins, Stdout
-from .callables import Builtin, LazyGenerator, Method, SandboxIterator
+from .callables import Builtin, LazyGenerator, Method, Opaque, SandboxIterator
 from .errors import (
     Forbidden,
     NoEntry,
@@ -96,7 +96,7 @@ class Scope:
         self.parent = parent
 
 
-class SandboxFunction:
+class SandboxFunction(Opaque):
     """A ``def`` or ``lambda`` of the program: callable from host code, opaque to the program."""
 
     __slots__ = ("closure", "interp", "name", "node", "plain", "signature")
@@ -115,14 +115,11 @@ class SandboxFunction:
     def __repr__(self) -> str:
         return f"<function {self.name}>"
 
-    def to_json(self) -> str:
-        return repr(self)
-
     def __reduce__(self) -> Any:
         raise TypeError(f"the program's function {self.name}() cannot leave the sandbox")
 
 
-class ToolHandle:
+class ToolHandle(Opaque):
     """What a tool name evaluates to: the host callable itself never reaches the program."""
 
     __slots__ = ("interp", "name")
@@ -135,9 +132,6 @@ class ToolHandle:
 
     def __repr__(self) -> str:
         return f"<tool {self.name}>"
-
-    def to_json(self) -> str:
-        return repr(self)
 
     def __reduce__(self) -> Any:
         raise TypeError(f"the tool {self.name} cannot be passed as data")

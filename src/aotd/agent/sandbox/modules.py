@@ -21,7 +21,7 @@ import statistics
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .callables import Builtin
+from .callables import Builtin, Opaque
 from .errors import Forbidden, SizeLimit
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ CONTAINERS = (collections.Counter, collections.defaultdict, collections.OrderedD
 OFFERED = ("collections", "functools", "itertools", "math", "re", "statistics")
 
 
-class SandboxModule:
+class SandboxModule(Opaque):
     """An imported module: only the allowlisted attributes, built for one interpreter."""
 
     __slots__ = ("_attributes", "name")
@@ -60,12 +60,6 @@ class SandboxModule:
 
     def __repr__(self) -> str:
         return f"<module '{self.name}'>"
-
-    def to_json(self) -> str:
-        return repr(self)
-
-    def __reduce__(self) -> Any:
-        raise TypeError(f"the module {self.name} cannot leave the sandbox")
 
 
 _MISSING = object()

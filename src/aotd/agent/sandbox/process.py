@@ -89,7 +89,7 @@ def run_program(source: str, *, tools: Mapping[str, Callable[..., Any]], inputs:
     kill_at = deadline + _GRACE_S
     with _server(views) as workers:
         try:
-            worker = workers.start(("run", source, tuple(tools), views, entry, limits, deadline), worker_end.fileno())
+            worker = workers.start((source, tuple(tools), views, entry, limits, deadline), worker_end.fileno())
         finally:
             worker_end.close()
         # Kills the worker on time even while this thread is blocked: in a slow tool, or reading a pipe.
@@ -172,8 +172,10 @@ class _Server:
     def __exit__(self, *exc: object) -> None:
         self.lock.release()
 
-    def start(self, request: tuple[Any, ...], fd: int) -> _Worker:
-        server.send(self.sock, request, (fd,))
+    def start(self, args: tuple[Any, ...], fd: int) -> _Worker:
+        """A worker running ``worker_main(fd, *args)``; the arguments travel pickled once, as bytes
+        the server forwards to its spare without reading them."""
+        server.send(self.sock, ("run", pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)), (fd,))
         reply = server.receive(self.sock)
         if reply is None:
             raise RuntimeError("the sandbox's worker server died")

@@ -30,7 +30,7 @@ import struct
 import sys
 from typing import Any
 
-from aotd.orphans import die_with_parent
+from aotd.orphans import PR_SET_NAME, die_with_parent, prctl
 
 _HEADER = struct.Struct("!Q")
 
@@ -125,9 +125,9 @@ class _Spare:
                 request = receive(there)
                 if request is not None:
                     name(WORKER)
-                    (_, *args), fds = request
+                    (_, payload), fds = request
                     there.close()
-                    worker_main(fds[0], *args, mapped=mapped)
+                    worker_main(fds[0], *pickle.loads(payload), mapped=mapped)
                 code = 0
             finally:
                 os._exit(code)
@@ -151,10 +151,7 @@ SPARE, WORKER = b"aotd-spare", b"aotd-worker"  # what `ps` shows (/proc/PID/comm
 
 def name(title: bytes) -> None:
     """Linux: the process's name in ``ps`` and /proc/PID/comm, so a waiting spare is told apart."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(15, title, 0, 0, 0)  # PR_SET_NAME
+    prctl(PR_SET_NAME, title)
 
 
 def _mapped_bytes() -> int:
