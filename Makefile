@@ -41,6 +41,7 @@ demo: install
 	$(PYTHON) -m aotd.cli demo --out $(DEMO_OUT)
 
 test: install $(TEST_STAMP)
+	$(ENV_DIR)/bin/lint-imports  # the layer contract in pyproject.toml: no import climbs
 	$(PYTHON) -m pytest
 
 bench: install

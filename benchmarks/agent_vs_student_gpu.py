@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from aotd.distill.records import answer_prompt, rationale_prompt
-from aotd.distill.students.hf_student import HFStudent
+from aotd.models.hf.student import HFStudent
+from aotd.models.options import answer_prompt, rationale_prompt
 
 # Published shapes (config.json of deepseek-ai/deepseek-coder-6.7b-instruct, meta-llama/Llama-3.1-8B-Instruct).
 DEEPSEEK_CODER_6_7B = dict(vocab_size=32256, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,

@@ -17,12 +17,13 @@ import time
 from pathlib import Path
 
 from aotd.data.video import sample_video
-from aotd.select.detection import DETECTABLE, evaluate_detector
+from aotd.select.detection import evaluate_detector
 from aotd.tools.base import Detector
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.cnn_detector import CNNDetector
 from aotd.tools.embedded.color_detector import ColorDetector
 from aotd.world.generate import WorldConfig, generate_world
+from aotd.world.keyframes import DETECTABLE
 from aotd.world.render import parse_noise
 
 

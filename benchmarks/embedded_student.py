@@ -29,11 +29,11 @@ from aotd.config import Config, SandboxConfig, ToolChoice
 from aotd.cot.convert import RuleConverter
 from aotd.data.loaders import load_dataset
 from aotd.data.video import sample_video
-from aotd.distill.loss import ANSWER, RATIONALE, dual_loss
-from aotd.distill.records import answer_prompt, answer_target, rationale_prompt
-from aotd.distill.students.base import Example
+from aotd.distill.loss import dual_loss
 from aotd.distill.students.embedded import EmbeddedStudent
 from aotd.distill.students.vision import VisionTower
+from aotd.models.options import answer_prompt, answer_target, rationale_prompt
+from aotd.models.student import ANSWER, RATIONALE, Example
 from aotd.world.generate import WorldConfig, generate_world
 
 

@@ -1,6 +1,6 @@
 """Training-step time, tokens/s and model FLOPs utilisation of the transformers students at 7B.
 
-Builds each 7B architecture from the hand-written configs in ``aotd.distill.students.hf_configs``
+Builds each 7B architecture from the hand-written configs in ``aotd.models.hf.configs``
 with random bf16 weights straight on the GPU, wraps it as an ``HFStudent`` in the paper's
 training mode (vision encoder frozen; full fine-tuning or LoRA), encodes 32 random frames with
 a multiple-choice prompt and a rationale target through the student's own ``encode``/``collate``,
@@ -33,12 +33,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from aotd.distill.loss import RATIONALE, dual_loss
-from aotd.distill.records import answer_prompt
-from aotd.distill.students.hf import ARCHS, LoraSettings, train_mode
-from aotd.distill.students.hf_arch import arch_spec, default_prep
-from aotd.distill.students.hf_configs import SEVEN_B, TINY, TINY_PIXELS, build_config, tiny_tokenizer, token_ids
-from aotd.distill.students.hf_student import HFStudent
+from aotd.distill.loss import dual_loss
+from aotd.models.hf import ARCHS, LoraSettings, train_mode
+from aotd.models.hf.arch import arch_spec, default_prep
+from aotd.models.hf.configs import SEVEN_B, TINY, TINY_PIXELS, build_config, tiny_tokenizer, token_ids
+from aotd.models.hf.student import HFStudent
+from aotd.models.options import answer_prompt
+from aotd.models.student import RATIONALE
 
 QUESTION = "What did the person do after they put down the cup?"
 CHOICES = ["Opened the door.", "Took the towel.", "Sat on the bed.", "Threw the book."]

@@ -12,8 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aotd.distill.loss import IGNORE
-from aotd.distill.students.base import Example
+from aotd.models.student import IGNORE, Example
 
 EOS, PAD = 256, 257
 

@@ -19,7 +19,8 @@ from aotd.cot.convert import RuleConverter
 from aotd.cot.record import Verdict
 from aotd.cot.stage import build_cot, check_trace_configs, read_cots, run_cot
 from aotd.cot.stats import markdown, table2
-from aotd.cot.verify import NormalizedAnswer, RuleJudge, normalize
+from aotd.cot.verify import NormalizedAnswer, RuleJudge
+from aotd.data.text import normalize
 from aotd.errors import AotdError
 
 CONVERTER, JUDGE, ANSWER = RuleConverter(), RuleJudge(), NormalizedAnswer()

@@ -11,12 +11,13 @@ import pytest
 import torch
 
 from aotd.data.sampling import SampledFrames
-from aotd.select.detection import DETECTABLE, annotated_keyframes, evaluate_detector
+from aotd.select.detection import evaluate_detector
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.cnn_detector import MODEL_FILE, CNNDetector, train_cnn_detector
 from aotd.tools.embedded.color_detector import ColorDetector, resolve_class
 from aotd.tools.types import Box
 from aotd.world.generate import WorldConfig, generate_world
+from aotd.world.keyframes import DETECTABLE, annotated_keyframes
 from aotd.world.render import Noise, Renderer
 from aotd.world.simulate import HEIGHT, WIDTH, simulate
 
@@ -39,7 +40,8 @@ def tiny_model(tiny_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 @pytest.fixture(scope="module")
 def world_clip(tiny_world: Path) -> Clip:
-    return annotated_keyframes(tiny_world)[0].clip()
+    kf = annotated_keyframes(tiny_world)[0]
+    return Clip(kf.sampled(), kf.video_id)
 
 
 def _clean_frames(seed: int, step: int = 12) -> tuple[Clip, list[dict[str, tuple[float, float, float, float]]]]:

@@ -14,8 +14,8 @@ from aotd.cot.verify import NormalizedAnswer, RuleJudge
 from aotd.data.loaders import load_dataset
 from aotd.distill.build import build_records, summary
 from aotd.distill.export import export, read_train_records
-from aotd.distill.records import MC_SUFFIX, RATIONALE_SUFFIX
 from aotd.errors import AotdError, DataError
+from aotd.models.options import MC_SUFFIX, RATIONALE_SUFFIX
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from aotd.distill.loss import ANSWER, IGNORE, RATIONALE, dual_loss
+from aotd.distill.loss import dual_loss
+from aotd.models.student import ANSWER, IGNORE, RATIONALE
 
 
 def _logits_for(probs: list[list[float]]) -> torch.Tensor:

@@ -14,10 +14,11 @@ import torch
 import torch.multiprocessing as mp
 from distill_toy import ToyStudent
 
-from aotd.distill.loss import ANSWER, RATIONALE
-from aotd.distill.records import TrainRecord, answer_prompt, rationale_prompt
+from aotd.distill.records import TrainRecord
 from aotd.distill.train import TrainConfig, prepare, train
 from aotd.errors import DataError
+from aotd.models.options import answer_prompt, rationale_prompt
+from aotd.models.student import ANSWER, RATIONALE
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 
@@ -135,7 +136,7 @@ def test_accelerate_configs_load_with_accelerate_itself() -> None:
 @pytest.mark.parametrize("arch", ["llava-next-video", "qwen2-vl"])
 def test_a_transformers_student_trains_saves_and_loads(arch: str, tmp_path: Path, one_thread) -> None:
     from aotd.distill.students import load_student
-    from aotd.distill.students.hf import tiny_hf_student
+    from aotd.models.hf import tiny_hf_student
 
     student = tiny_hf_student(arch)
     examples = prepare(student, _records(6), _frames, progress=False)

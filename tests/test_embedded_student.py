@@ -16,16 +16,17 @@ from aotd.cot.convert import RuleConverter
 from aotd.data.loaders import load_dataset
 from aotd.data.schema import QASample
 from aotd.data.video import sample_video
-from aotd.distill.loss import ANSWER, IGNORE, RATIONALE, dual_loss
-from aotd.distill.records import LETTERS, answer_prompt, answer_target, rationale_prompt
+from aotd.distill.loss import dual_loss
 from aotd.distill.students import load_student
-from aotd.distill.students.embedded import EmbeddedStudent, EmbeddedStudentConfig
+from aotd.distill.students.embedded import EmbeddedStudent, EmbeddedStudentConfig, Part
 from aotd.distill.students.tokenizer import SPECIALS, WorldTokenizer, default_tokens
 from aotd.distill.students.vision import VisionTower
-from aotd.select.detection import DETECTABLE
+from aotd.models.options import LETTERS, RATIONALE_SUFFIX, answer_prompt, answer_target, rationale_prompt
+from aotd.models.student import ANSWER, IGNORE, RATIONALE
 from aotd.tools.embedded.clip_classifier import ClipNet
 from aotd.tools.embedded.cnn_detector import CenterNet
 from aotd.world.generate import WorldConfig, generate_world
+from aotd.world.keyframes import DETECTABLE
 
 TINY = EmbeddedStudentConfig(d_model=64, heads=2, layers=2, mlp=128, tokens_per_frame=1, max_length=320)
 PROMPT = answer_prompt("What did the person do with the dish?", ["Took.", "Held.", "Opened.", "Put down."])
@@ -183,6 +184,35 @@ def test_generate_is_greedy_and_bounded() -> None:
     assert text.startswith(student.generate(_frames(), PROMPT, max_new_tokens=3))  # greedy: a shorter run is a prefix
 
 
+def test_a_batch_generates_what_each_prompt_generates_alone() -> None:
+    """Padded rows of different lengths, answer and rationale prompts, a row that stops at end of
+    text and one whose budget ``max_length`` cuts: each reply is the one-by-one reply."""
+    student = _tiny()
+    prompts = [PROMPT, rationale_prompt("Which object was held by the person?", ["The dish.", "The cup."]),
+               answer_prompt("What did the person do?", ["Took.", "Held."]), PROMPT + " and" * 264]
+    items = [(_frames(i), p) for i, p in enumerate(prompts)]
+    alone = [student.generate(f, p, max_new_tokens=9) for f, p in items]
+    assert student.generate_batch(items, max_new_tokens=9) == alone
+    assert 0 < student.max_length - len(student._prompt_ids(prompts[3])[0]) < 9  # max_length cuts the last reply
+    # the first token one row writes becomes end-of-text: that row stops at once, the others go on
+    student.model.eval()
+
+    def first_token(frames: np.ndarray, prompt: str) -> int:
+        head, marks = student._prompt_ids(prompt)
+        with torch.no_grad():
+            logits, _ = student.model._run(student.prepare_frames(frames)[None], torch.tensor([head]),
+                                           torch.tensor([marks]), torch.tensor([not prompt.endswith(RATIONALE_SUFFIX)]))
+        return int(logits[0, -1].argmax())
+
+    firsts = [first_token(f, p) for f, p in items]
+    stop = next(t for t in firsts if firsts.count(t) < len(firsts))
+    student.tokenizer.eos_id = stop
+    alone = [student.generate(f, p, max_new_tokens=9) for f, p in items]
+    assert "" in alone and any(alone)
+    assert student.generate_batch(items, max_new_tokens=9) == alone
+    assert student.generate_batch([], max_new_tokens=9) == []
+
+
 def test_cached_decoding_steps_match_a_full_forward_pass() -> None:
     student = _tiny()
     student.model.eval()
@@ -198,6 +228,34 @@ def test_cached_decoding_steps_match_a_full_forward_pass() -> None:
     assert torch.allclose(torch.stack(stepped), full[n_prompt - 1 : -1], atol=1e-4)
 
 
+def test_rows_of_one_sample_share_its_prefix_and_get_the_logits_they_get_alone() -> None:
+    """A step's answer and rationale rows of a sample read its visual prefix once; each row's
+    logits are those of a batch of its own. Equal sample ids with other frames do not share."""
+    student = _tiny()
+    student.model.eval()
+    rationale = rationale_prompt("What did the person do with the dish?", ["Took.", "Held.", "Opened.", "Put down."])
+    examples = []
+    for n, (sid, seed) in enumerate((("s1", 0), ("s2", 1), ("s1", 2))):  # the third reuses s1's id, not its frames
+        for prompt, target, segment in ((PROMPT, "B", ANSWER), (rationale, "First, I look for the dish." * (n + 1),
+                                                                  RATIONALE)):
+            example = student.encode(_frames(seed), prompt, target, segment)
+            example.sample_id = sid
+            examples.append(example)
+    answers, rationales = examples[0::2], examples[1::2]
+    batches = [student.collate(answers), student.collate(rationales)]
+    seen = []
+    hook = student.model.frames.register_forward_hook(lambda _m, args, _out: seen.append(args[0].shape[0]))
+    with torch.no_grad():
+        shared = student.logits_shared(batches)
+        alone = [[student.logits(student.collate([e]))[0] for e in part] for part in (answers, rationales)]
+    hook.remove()
+    assert seen[0] == 3  # three distinct (sample, frames) for six rows
+    for out, singles in zip(shared, alone):
+        for row, single in enumerate(singles):
+            n = len(single)
+            assert torch.allclose(out[row, :n], single, atol=1e-4)
+
+
 def test_the_option_pointer_adds_to_answer_rows_only() -> None:
     """A rationale row's <sep> writes its first word from the plain LM: no letter is pushed there."""
     student = _tiny()
@@ -209,7 +267,7 @@ def test_the_option_pointer_adds_to_answer_rows_only() -> None:
                                  student.encode(_frames(), PROMPT, "First, I look for the dish.", RATIONALE)])
         assert batch["answer_rows"].tolist() == [True, False]
         logits = student.logits(batch)
-        plain = student.model(batch["features"], batch["input_ids"], batch["options"], torch.tensor([False, False]))
+        plain = student.model(batch["features"], [Part(batch["input_ids"], batch["options"], torch.tensor([False, False]))])[0]
     sep = [int((row == student.tokenizer.sep_id).nonzero()) for row in batch["input_ids"]]
     assert torch.allclose(logits[1, sep[1]], plain[1, sep[1]])  # rationale row: no bonus
     assert not torch.allclose(logits[0, sep[0]], plain[0, sep[0]])  # answer row: pointed

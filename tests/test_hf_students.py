@@ -12,14 +12,19 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from aotd.distill.loss import ANSWER, IGNORE, RATIONALE, dual_loss  # noqa: E402
-from aotd.distill.records import answer_prompt, rationale_prompt  # noqa: E402
-from aotd.distill.students.base import Example  # noqa: E402
-from aotd.distill.students.hf import ARCHS, HFStudent, LoraSettings, load_hf_student, tiny_hf_student  # noqa: E402
-from aotd.distill.students.hf_arch import arch_spec, default_prep  # noqa: E402
-from aotd.distill.students.hf_configs import SEVEN_B, build_config, tiny_tokenizer, token_ids  # noqa: E402
-from aotd.distill.students.hf_lora import part_of  # noqa: E402
-from aotd.distill.students.hf_vision import VideoPrep, llava_frames, normalise, qwen_patches, smart_size  # noqa: E402
+from aotd.distill.loss import dual_loss  # noqa: E402
+from aotd.models.hf import ARCHS, HFStudent, LoraSettings, load_hf_student, tiny_hf_student  # noqa: E402
+from aotd.models.hf.arch import arch_spec, default_prep  # noqa: E402
+from aotd.models.hf.configs import SEVEN_B, build_config, tiny_tokenizer, token_ids  # noqa: E402
+from aotd.models.hf.lora import part_of  # noqa: E402
+from aotd.models.hf.vision import VideoPrep, llava_frames, normalise, qwen_patches, smart_size  # noqa: E402
+from aotd.models.options import answer_prompt, rationale_prompt  # noqa: E402
+from aotd.models.student import (  # noqa: E402
+    ANSWER,
+    IGNORE,
+    RATIONALE,
+    Example,  # noqa: E402
+)
 
 ALL = list(ARCHS)
 FRAMES = np.random.default_rng(0).integers(0, 256, (32, 64, 64, 3), dtype=np.uint8)

@@ -23,18 +23,17 @@ import torch
 
 from aotd.data.loaders import load_dataset
 from aotd.data.video import sample_video
-from aotd.distill.loss import ANSWER
-from aotd.distill.records import LETTERS, answer_prompt, rationale_prompt
 from aotd.distill.students import load_student
 from aotd.distill.students.embedded import EmbeddedStudent, EmbeddedStudentConfig
 from aotd.distill.students.vision import VisionTower
 from aotd.errors import AotdError, VideoError
-from aotd.eval.metrics import parse_option
 from aotd.integrations import LMMS_EVAL_CLASS, LMMS_EVAL_MODEL, lmms_eval_manifest
 from aotd.integrations.lmms_eval import LMMS_EVAL, AotdStudent, images_to_frames, split_task_prompt, to_ascii
-from aotd.select.detection import DETECTABLE
+from aotd.models.options import LETTERS, answer_prompt, parse_option, rationale_prompt
+from aotd.models.student import ANSWER
 from aotd.tools.embedded.clip_classifier import ClipNet
 from aotd.tools.embedded.cnn_detector import CenterNet
+from aotd.world.keyframes import DETECTABLE
 
 needs_lmms_eval = pytest.mark.skipif(not LMMS_EVAL, reason="lmms-eval is not installed")
 TINY = EmbeddedStudentConfig(d_model=64, heads=2, layers=2, mlp=128, tokens_per_frame=1, max_length=320)
@@ -262,7 +261,7 @@ def test_open_ended_and_unusual_prompts() -> None:
 def test_a_transformers_student_answers_and_scores(world_dir: Path, docs: list[dict[str, Any]], tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     pytest.importorskip("peft")
-    from aotd.distill.students.hf import tiny_hf_student
+    from aotd.models.hf import tiny_hf_student
 
     tiny_hf_student("qwen2-vl").save(tmp_path / "model")
     lm = AotdStudent(pretrained=str(tmp_path / "model"), device="cpu")

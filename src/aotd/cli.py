@@ -448,8 +448,8 @@ def distill_generate(
 ) -> None:
     """Answer a question about a video with a trained student (answer prompt, or --rationale)."""
     from aotd.data.video import sample_video
-    from aotd.distill.records import answer_prompt, rationale_prompt
     from aotd.distill.students import load_student
+    from aotd.models.options import answer_prompt, rationale_prompt
 
     options = list(choices or [])
     student = load_student(model)

@@ -263,12 +263,11 @@ def _build(out: Path, world: Path, spec: DemoSize, clock: _Clock) -> None:
 
 
 def _train(out: Path, world: Path, run: Run, spec: DemoSize, clock: _Clock) -> None:
-    from aotd.config import DistillConfig
+    from aotd.config import DistillConfig, TrainConfig
     from aotd.distill.export import read_train_records
     from aotd.distill.students import build_student
     from aotd.distill.students.vision import FRAME_SIZE
     from aotd.distill.train import prepare, train, video_inputs
-    from aotd.distill.train_config import TrainConfig
 
     folder = out / "students" / run.name
     clock.stage(f"train the {run.variant} student, seed {run.seed}")
@@ -297,20 +296,21 @@ def _val_accuracy(world: Path, blind_loader: Callable | None) -> Callable:
     """The answer accuracy on the val split, as ``aotd eval`` scores the test split (the answer
     prompt, a generated reply, its option parsed); blind students see black frames here too."""
     from aotd.data.loaders import load_dataset
-    from aotd.distill.records import answer_prompt
-    from aotd.eval.metrics import parse_option
     from aotd.eval.run import ANSWER_TOKENS
+    from aotd.models.options import answer_prompt, parse_option
 
     val = [s for s in load_dataset("star", world, split="val").samples if s.answer is not None and s.choice_texts]
     if not val:
         raise AotdError(f"{world}: the val split has no multiple-choice questions to choose the training length on")
 
-    def accuracy(student) -> float:  # noqa: ANN001 - any Student with video_features
+    def accuracy(student) -> float:  # noqa: ANN001 - the embedded student (video_features, generate_batch)
         hits = 0
-        for s in val:
-            frames = blind_loader(s) if blind_loader else student.video_features(s.video.path, s.start, s.end)
-            reply = student.generate(frames, answer_prompt(s.question, s.choice_texts), max_new_tokens=ANSWER_TOKENS)
-            hits += s.choice_texts[parse_option(reply, s.choice_texts, rng_seed=s.sample_id).index] == s.answer
+        for at in range(0, len(val), 64):  # the replies one-by-one generation gives, a batch at a time
+            part = val[at : at + 64]
+            items = [(blind_loader(s) if blind_loader else student.video_features(s.video.path, s.start, s.end),
+                      answer_prompt(s.question, s.choice_texts)) for s in part]
+            for s, reply in zip(part, student.generate_batch(items, max_new_tokens=ANSWER_TOKENS)):
+                hits += s.choice_texts[parse_option(reply, s.choice_texts, rng_seed=s.sample_id).index] == s.answer
         return hits / len(val)
 
     return accuracy

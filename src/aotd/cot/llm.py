@@ -18,11 +18,10 @@ from aotd.cot.prompts import (
     quality_messages,
 )
 from aotd.cot.record import Conversion, Verdict
-from aotd.cot.verify import normalize
-from aotd.llm.base import LLMBackend, LLMError, Message
+from aotd.data.text import normalize
+from aotd.llm.base import LLMBackend, LLMError, Message, strip_thinking
 
 # --- reply parsing -----------------------------------------------------------------------------
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _MARKUP = re.compile(r"[*_`#>\"“”‘’]")
 _FIRST = re.compile(r"\s*(yes|no)\b(.*)", re.DOTALL)
 _NOT_A_VERDICT = re.compile(r"\s*(?:[/?]|(?:or|and|nor)\b|(?:idea|clue)\b)")  # "yes or no", "yes/no", "no idea"
@@ -31,17 +30,6 @@ _LABELLED = re.compile(r"\b(?:answer|verdict|judge?ment|decision|reply)\b[\s:=-]
 _HEDGE = re.compile(r"\b(?:not sure|unsure|uncertain|unclear|no idea|cannot (?:tell|say|determine|decide)|"
                     r"can't (?:tell|say|determine|decide)|(?:don't|do not) know|maybe|perhaps)\b")
 _YES_NO = re.compile(r"\b(yes|no)\b")
-
-
-def strip_thinking(reply: str) -> str:
-    """The reply without reasoning sections: ``<think>...</think>`` blocks dropped, text after a
-    lone ``</think>`` kept (servers that strip the opening tag), an unclosed ``<think>`` cut off."""
-    lower = reply.lower()
-    if "</think>" in lower:
-        reply = reply[lower.rindex("</think>") + len("</think>"):]
-    reply = _THINK.sub("", reply)
-    cut = reply.lower().find("<think>")
-    return reply if cut < 0 else reply[:cut]
 
 
 def parse_yes_no(reply: str) -> bool | None:

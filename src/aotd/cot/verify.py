@@ -11,15 +11,7 @@ from __future__ import annotations
 import re
 
 from aotd.cot.record import Verdict
-from aotd.tools.api import tokens
-
-_PUNCT = re.compile(r"[^\w\s/]")
-
-
-def normalize(text: str) -> str:
-    """Lower case, no punctuation, articles dropped, verb forms folded: "Took the book." -> "take book"."""
-    words = _PUNCT.sub(" ", str(text).lower()).split()
-    return " ".join(sorted(tokens(" ".join(words))))
+from aotd.data.text import normalize, tokens
 
 
 def exact_answer(prediction: object, label: str) -> Verdict:

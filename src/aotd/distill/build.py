@@ -16,13 +16,9 @@ from typing import Literal
 
 from aotd.cot.record import CotRecord
 from aotd.data.schema import QASample
-from aotd.distill.records import (
-    TrainRecord,
-    answer_prompt,
-    answer_target,
-    rationale_prompt,
-)
+from aotd.distill.records import TrainRecord
 from aotd.errors import DataError
+from aotd.models.options import answer_prompt, answer_target, rationale_prompt
 
 CotFilter = Literal["verified", "answer", "none"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-IGNORE, ANSWER, RATIONALE = 0, 1, 2
+from aotd.models.student import ANSWER, RATIONALE
 
 
 @dataclass

@@ -31,12 +31,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from aotd.config import TrainConfig
 from aotd.data.video import FrameCache, sample_video
-from aotd.distill.loss import ANSWER, RATIONALE, DualLoss, dual_loss
+from aotd.distill.loss import DualLoss, dual_loss
 from aotd.distill.records import TrainRecord
-from aotd.distill.students.base import Example, Student
-from aotd.distill.train_config import TrainConfig
 from aotd.errors import AotdError, DataError
+from aotd.models.student import ANSWER, RATIONALE, Example, Student
 
 FrameLoader = Callable[[TrainRecord], np.ndarray]
 
@@ -253,13 +253,17 @@ def _step_loss(student: Student, examples: Sequence[Example], rows: list[int], a
                device: torch.device) -> DualLoss:
     """Eq. 3 over one batch of samples: L_label over its answer records plus λ·L_rationale over
     its rationale records. The two kinds go through the model as two padded sub-batches, so a
-    one-letter answer is not padded to a rationale's length; each term is its own token mean."""
-    terms = {}
-    for kind, part in (("answer", [i for i in rows if answers[i]]), ("rationale", [i for i in rows if not answers[i]])):
-        if part:
-            batch = student.collate([examples[i] for i in part])
-            batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-            terms[kind] = dual_loss(student.logits(batch), batch["input_ids"], batch["segments"], lam)
+    one-letter answer is not padded to a rationale's length; each term is its own token mean.
+    A student with ``logits_shared`` takes both in one forward pass."""
+    kinds = [(kind, part) for kind, part in (("answer", [i for i in rows if answers[i]]),
+                                             ("rationale", [i for i in rows if not answers[i]])) if part]
+    batches = [student.collate([examples[i] for i in part]) for _, part in kinds]
+    batches = [{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()} for b in batches]
+    # a student that can reads each sample's video once for its answer and rationale rows
+    shared = getattr(student, "logits_shared", None)
+    logits = shared(batches) if shared is not None else [student.logits(b) for b in batches]
+    terms = {kind: dual_loss(out, b["input_ids"], b["segments"], lam)
+             for (kind, _), b, out in zip(kinds, batches, logits)}
     a, r = terms.get("answer"), terms.get("rationale")
     some = a or r
     assert some is not None, "an empty batch"

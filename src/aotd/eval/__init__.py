@@ -23,14 +23,12 @@ from aotd.eval.metrics import (
     AccuracySummary,
     JudgeScore,
     LLMScoreJudge,
-    ParsedOption,
     accuracy_summary,
     judge_messages,
     normalized_match,
     parse_judge_reply,
-    parse_option,
-    seeded_index,
 )
+from aotd.models.options import ParsedOption, parse_option, seeded_index
 
 __all__ = [
     "Accuracy", "AccuracySummary", "BoxScore", "GroundTruth", "Grounding", "GroundingScore", "JudgeScore",

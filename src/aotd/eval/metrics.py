@@ -1,8 +1,7 @@
-"""Answer metrics of step 4: multiple-choice parsing, open-ended judging, accuracy tables.
+"""Answer metrics of step 4: open-ended judging, accuracy tables.
 
-Multiple choice is the paper's top-1 accuracy: a model's reply is read as one option
-(``parse_option``); a reply that names no option gets a seeded pick, flagged ``fallback`` so
-that a report counts it instead of hiding it. Open-ended answers are scored as the paper does
+Multiple choice is the paper's top-1 accuracy: a model's reply is read as one option by
+``models.options.parse_option`` (a reply naming none is a flagged, seeded pick). Open-ended answers are scored as the paper does
 with GPT-3.5: a judge LLM says whether the prediction is correct (Acc.) and gives a 0-5 score
 (Score), with Video-ChatGPT's prompt (``LLMScoreJudge``); ``normalized_match`` is the
 LLM-free check. ``accuracy_summary`` aggregates rows overall and per question type.
@@ -11,145 +10,20 @@ LLM-free check. ``accuracy_summary`` aggregates rows overall and per question ty
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from aotd.cot.llm import parse_yes_no, strip_thinking
-from aotd.cot.verify import normalize
-from aotd.llm.base import LLMBackend, LLMError, Message
-from aotd.tools.api import tokens
-
-# --- multiple choice ---------------------------------------------------------------------------
-ParseMethod = Literal["letter", "text", "fallback"]
-
-_MARKUP = re.compile(r"\*\*|__|[`*#>\"“”‘’]")
-_PUNCT = re.compile(r"[^\w\s/]")
-_LETTER_ONLY = re.compile(r"^[\[(]?\s*([A-Za-z])\s*[\])]?\s*[.:)\]]?$")
-_LEADING = re.compile(r"^(?:\(([A-Za-z])\)|\[([A-Za-z])\]|([A-Z])\s*[.):\]])(?=\s|$)")
-_LABELLED = re.compile(
-    r"\b(?i:answer|option|choice)\b(?:\s+(?i:is|would be|should be|will be))?\s*[:=-]?\s*"
-    r"(?:(?i:option|choice|letter)\s+)?"
-    r"(?:\(([A-Za-z])\)|\[([A-Za-z])\]|([A-Za-z])(?=\s*(?:$|[.,;:)\]!\n]))|([B-Z])\b)")  # "is A cup": no
-_BRACKETED = re.compile(r"\(([A-Za-z])\)")
-
-
-@dataclass(frozen=True)
-class ParsedOption:
-    """The option a reply was read as: ``index`` into the choices, and how it was read.
-
-    ``method`` is "letter" (an option letter), "text" (the option's text) or "fallback" (the
-    reply named no option: a pick seeded by the sample, never a silent guess).
-    """
-
-    index: int
-    method: ParseMethod
-
-    @property
-    def letter(self) -> str:
-        return chr(ord("A") + self.index)
-
-    @property
-    def fallback(self) -> bool:
-        return self.method == "fallback"
-
-
-def seeded_index(rng_seed: int | str, n: int) -> int:
-    """A pick in 0..n-1 that depends only on ``rng_seed`` (sha256: the same in every process)."""
-    digest = hashlib.sha256(str(rng_seed).encode()).digest()
-    return int.from_bytes(digest[:8], "big") % n
-
-
-def _plain(text: str) -> str:
-    return " ".join(_PUNCT.sub(" ", text.lower()).split())
-
-
-def _letter_index(letter: str, n: int) -> int | None:
-    i = ord(letter.upper()) - ord("A")
-    return i if 0 <= i < n else None
-
-
-def _one(indices: Iterable[int | None]) -> int | None:
-    found = {i for i in indices if i is not None}
-    return found.pop() if len(found) == 1 else None
-
-
-def _by_letter(text: str, n: int) -> int | None:
-    """"B", "(B)", "B.", "B) Took the cup", "The answer is B", "Answer: (c)", "I pick (b) because ..."."""
-    for pattern in (_LETTER_ONLY, _LEADING):
-        m = pattern.match(text)
-        if m:
-            letter = next(g for g in m.groups() if g)
-            index = _letter_index(letter, n)
-            if index is not None:
-                return index
-    labelled = _one(_letter_index(next(g for g in m.groups() if g), n) for m in _LABELLED.finditer(text))
-    if labelled is not None:
-        return labelled
-    return _one(_letter_index(m.group(1), n) for m in _BRACKETED.finditer(text))
-
-
-def _maximal(found: list[int], covers: Any) -> list[int]:
-    """Candidates that no other candidate covers (a longer phrase containing the shorter one)."""
-    return [i for i in found if not any(j != i and covers(j, i) for j in found)]
-
-
-def _by_text(text: str, choices: list[str]) -> int | None:
-    """The option's text: the whole reply, or embedded in a sentence when exactly one option fits."""
-    reply, plain = normalize(text), _plain(text)
-    plains = [_plain(c) for c in choices]
-    exact = _one(i for i, c in enumerate(choices) if plains[i] and plains[i] == plain)
-    if exact is not None:
-        return exact
-    exact = _one(i for i, c in enumerate(choices) if normalize(c) and normalize(c) == reply)
-    if exact is not None:
-        return exact
-    padded = f" {plain} "
-    found = [i for i, p in enumerate(plains) if p and f" {p} " in padded]
-    found = _maximal(found, lambda j, i: plains[i] != plains[j] and f" {plains[i]} " in f" {plains[j]} ")
-    if len(found) == 1:
-        return found[0]
-    words = tokens(plain)
-    sets = [tokens(c) for c in choices]
-    found = [i for i, s in enumerate(sets) if s and s <= words]
-    found = _maximal(found, lambda j, i: sets[i] < sets[j])
-    return found[0] if len(found) == 1 else None
-
-
-def parse_option(reply: str, choices: list[str], *, rng_seed: int | str) -> ParsedOption:
-    """Read a model's multiple-choice reply as one of ``choices``.
-
-    In order, after dropping ``<think>`` sections and markdown:
-
-    1. a letter: the whole reply ("B", "(b)", "B."), a leading letter ("B) Took the cup",
-       "C. ..."), a labelled letter ("The answer is B", "Answer: (c)", "Option D") or a
-       bracketed one ("I pick (B) because ..."), if only one letter in range is named;
-    2. the text of an option: the whole reply, case and punctuation aside or equal after
-       ``cot.verify.normalize`` ("took cup" for "Took the cup."); then an option embedded in a
-       sentence, as a phrase or as all its content words, when exactly one option fits (a longer
-       option that contains a shorter one wins);
-    3. otherwise a pick seeded by ``rng_seed`` (use the sample id), ``method="fallback"``.
-    """
-    if not choices:
-        raise ValueError("parse_option needs at least one choice")
-    text = _MARKUP.sub(" ", strip_thinking(str(reply))).strip()
-    text = " ".join(text.split())
-    if text:
-        index = _by_letter(text, len(choices))
-        if index is not None:
-            return ParsedOption(index, "letter")
-        index = _by_text(text, choices)
-        if index is not None:
-            return ParsedOption(index, "text")
-    return ParsedOption(seeded_index(rng_seed, len(choices)), "fallback")
+from aotd.cot.llm import parse_yes_no
+from aotd.data.text import normalize
+from aotd.llm.base import LLMBackend, LLMError, Message, strip_thinking
 
 
 # --- open-ended --------------------------------------------------------------------------------
 def normalized_match(prediction: str, label: str) -> bool:
-    """Equal after ``cot.verify.normalize`` (case, punctuation, articles, verb forms), and not empty."""
+    """Equal after ``data.text.normalize`` (case, punctuation, articles, verb forms), and not empty."""
     a = normalize(prediction)
     return bool(a) and a == normalize(label)
 

@@ -36,7 +36,8 @@ from aotd.eval.grounding import (
     parse_grounding,
     score_grounding,
 )
-from aotd.eval.metrics import accuracy_summary, normalized_match, parse_option
+from aotd.eval.metrics import accuracy_summary, normalized_match
+from aotd.models.options import parse_option
 from aotd.runner import RunReport, Shard, run_stage
 from aotd.runner.jsonl import read_jsonl
 from aotd.runner.memory import peak_memory_mb, reset_peak_memory
@@ -90,7 +91,7 @@ class EvalStage:
         self._student.model.eval()
 
     def process(self, sample: QASample) -> tuple[str, dict[str, float]]:
-        from aotd.distill.records import answer_prompt, rationale_prompt
+        from aotd.models.options import answer_prompt, rationale_prompt
 
         assert self._student is not None, "setup() first"
         started = time.perf_counter()

@@ -45,7 +45,7 @@ option lines A, B, ... (``A. x``, ``A) x``, ``A: x`` or ``(A) x``) gives the opt
 after them are dropped (post-prompts); lines before them are the question, less lines that are
 instructions (starting "Answer", "Respond", "Select", "Choose", "Please", "Pick", "The best
 answer", "Options:") and less "Question:" labels, all of them kept if nothing else is left.
-The student's reply to a multiple-choice question is read with ``aotd.eval.metrics.parse_option``
+The student's reply to a multiple-choice question is read with ``aotd.models.options.parse_option``
 and returned as the option's letter, as ``aotd eval`` scores it; a reply that names no option is
 returned as written (no seeded guess). Text the embedded student cannot write (curly quotes,
 accents) is folded to ASCII before it gives up on a request.
@@ -80,11 +80,10 @@ from tqdm import tqdm
 
 from aotd.data.sampling import sample_indices
 from aotd.data.schema import NUM_FRAMES
-from aotd.distill.loss import ANSWER
-from aotd.distill.records import LETTERS, RATIONALE_SUFFIX, answer_prompt, rationale_prompt
 from aotd.errors import AotdError
-from aotd.eval.metrics import parse_option
 from aotd.eval.run import ANSWER_TOKENS, RATIONALE_TOKENS  # aotd eval's budgets for an answer and a rationale
+from aotd.models.options import LETTERS, RATIONALE_SUFFIX, answer_prompt, parse_option, rationale_prompt
+from aotd.models.student import ANSWER
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Protocol
@@ -102,3 +103,17 @@ class CachedBackend:
         reply = self.backend.complete(messages, **params)
         self.cache.put(key, reply, {"backend": self.name, "model": self.model, "messages": messages, **params})
         return reply
+
+
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+
+
+def strip_thinking(reply: str) -> str:
+    """The reply without reasoning sections: ``<think>...</think>`` blocks dropped, text after a
+    lone ``</think>`` kept (servers that strip the opening tag), an unclosed ``<think>`` cut off."""
+    lower = reply.lower()
+    if "</think>" in lower:
+        reply = reply[lower.rindex("</think>") + len("</think>"):]
+    reply = _THINK.sub("", reply)
+    cut = reply.lower().find("<think>")
+    return reply if cut < 0 else reply[:cut]

@@ -5,8 +5,9 @@ output, appends each record as one line as soon as it exists, and spreads the wo
 processes or Ray actors; ``merge`` joins the outputs of shards run on different machines.
 """
 
-from .core import RunReport, Shard, Stage, run_stage, timings_path
+from .core import RunReport, Shard, run_stage, timings_path
 from .jsonl import JsonlError, existing_records, merge_files, read_jsonl
+from .stage import Stage
 
 __all__ = ["JsonlError", "RunReport", "Shard", "Stage", "existing_records", "merge_files", "read_jsonl", "run_stage",
            "timings_path"]

@@ -15,12 +15,12 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from tqdm import tqdm
 
@@ -28,32 +28,7 @@ from aotd.errors import AotdError
 from aotd.orphans import die_with_parent
 from aotd.runner.jsonl import JsonlError, drop_failed, existing_records, keep_timings_of, naming
 from aotd.runner.lock import exclusive
-
-Result = tuple[str, dict[str, float]]  # (record as one JSON line, timings)
-
-
-class Stage(Protocol):
-    """A step that maps one item to one record. Must be picklable: heavy state is built in
-    ``setup``, once per worker process or actor, never in ``__init__``."""
-
-    name: str
-    fingerprint: str  # the config digest every record carries as provenance["config"]
-
-    def key(self, item: Any) -> str: ...
-
-    def setup(self) -> None: ...
-
-    def process(self, item: Any) -> Result:
-        """The record for ``item``; a problem of this item is recorded in it, not raised."""
-        ...
-
-    def failed(self, item: Any, reason: str) -> str:
-        """A failure record for ``item`` when ``process`` itself broke (a bug, a dead worker).
-
-        A stage may also define ``group(item) -> str``: items of one group (the questions of a
-        video) are then processed one after another by one worker, so that what the stage keeps
-        per group (decoded frames, per-frame tool outputs) is computed once."""
-        ...
+from aotd.runner.stage import Emit, Result, Stage, guarded
 
 
 @dataclass(frozen=True)
@@ -192,8 +167,6 @@ def _append(stage: Stage, todo: list[Any], out: Path, shard: Shard | None, worke
     return report
 
 
-Emit = Callable[..., None]
-
 
 GROUP_LIMIT = 16  # items of one group sent to a worker at once; a larger group is split
 
@@ -210,17 +183,10 @@ def _batches(stage: Stage, todo: list[Any]) -> list[list[Any]]:
     return [g[i : i + GROUP_LIMIT] for g in groups.values() for i in range(0, len(g), GROUP_LIMIT)]
 
 
-def _guarded(stage: Stage, item: Any) -> tuple[Result, bool]:
-    try:
-        return stage.process(item), False
-    except Exception as exc:  # noqa: BLE001 - a bug must not stop the run; the record says what broke
-        return (stage.failed(item, f"{type(exc).__name__}: {exc}"), {}), True
-
-
 def _run_here(stage: Stage, todo: list[Any], emit: Emit) -> None:
     stage.setup()
     for item in todo:
-        result, crashed = _guarded(stage, item)
+        result, crashed = guarded(stage, item)
         emit(item, result, crashed)
 
 
@@ -240,7 +206,7 @@ def _init_worker(stage: Stage, parent: int) -> None:
 
 def _work(batch: list[Any]) -> list[tuple[Result, bool]]:
     assert _WORKER_STAGE is not None
-    return [_guarded(_WORKER_STAGE, item) for item in batch]
+    return [guarded(_WORKER_STAGE, item) for item in batch]
 
 
 def _run_pool(stage: Stage, batches: list[list[Any]], workers: int, emit: Emit) -> None:

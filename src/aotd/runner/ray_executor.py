@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from aotd.errors import AotdError
-from aotd.runner.core import Emit, Stage, _guarded
+from aotd.runner.stage import Emit, Stage, guarded
 
 
 class _StageActor:
@@ -31,7 +31,7 @@ class _StageActor:
         return True
 
     def process(self, item: Any) -> Any:
-        return _guarded(self.stage, item)
+        return guarded(self.stage, item)
 
 
 def run_on_ray(stage: Stage, todo: list[Any], workers: int, emit: Emit) -> None:

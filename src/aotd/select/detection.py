@@ -4,76 +4,21 @@ Each question's key frames (its STAR situations) are decoded once per video, the
 video form one clip, and the detector is asked for every vocabulary class on that clip: an
 annotated class is a (frame, class) pair scored by IoU (a miss scores 0), an absent class
 that still gets a box is a false positive. ``table`` (several per frame) and ``person``
-(never annotated) are not scored. The same key-frame reader feeds the CNN's training.
+(never annotated) are not scored (``world.keyframes`` reads the key frames; the CNN trains on them too).
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from aotd.data.loaders import load_dataset
-from aotd.data.sampling import SampledFrames
-from aotd.data.schema import Situation
-from aotd.data.star_classes import StarClasses
-from aotd.data.video import probe_video, read_frames
 from aotd.tools.base import Detector
 from aotd.tools.clip import Clip
-from aotd.world.vocab import OBJECT_CLASSES, PERSON
-
-UNSCORED = frozenset({PERSON, "table"})
-DETECTABLE: tuple[str, ...] = tuple(c.name for c in OBJECT_CLASSES if c.name not in UNSCORED)
-"""The classes a single-box-per-frame detector can answer: unique in a scene and annotated."""
-
-BoxTuple = tuple[float, float, float, float]
-
-
-@dataclass(frozen=True)
-class KeyFrames:
-    """A video's annotated key frames: source frame indices and, per frame, class -> box."""
-
-    video_id: str
-    path: Path
-    frames: tuple[int, ...]
-    boxes: tuple[dict[str, BoxTuple], ...]
-
-    def clip(self) -> Clip:
-        """The key frames as one clip (id i = ``frames[i]``), decoded in one pass."""
-        info = probe_video(self.path)
-        pixels = read_frames(self.path, list(self.frames))
-        return Clip(SampledFrames(frames=pixels, source_indices=list(self.frames), fps=info.fps or 1.0), self.video_id)
-
-
-def situation_boxes(situation: Situation, classes: StarClasses) -> list[tuple[str, BoxTuple]]:
-    """A STAR situation's boxes as (class name, (x1, y1, x2, y2)), in annotation order."""
-    pairs = zip(situation.bbox_labels, situation.bbox)
-    return [(classes.object_name(oid), (b[0], b[1], b[2], b[3])) for oid, b in pairs]
-
-
-def annotated_keyframes(world_dir: str | Path, split: str | None = None, limit: int | None = None) -> list[KeyFrames]:
-    """Key frames of the first ``limit`` questions of ``split`` (all splits if None), per video."""
-    world = Path(world_dir)
-    samples = load_dataset("star", world, split=split).samples
-    classes = StarClasses.load(world / "annotations" / "classes")
-    per_video: dict[str, dict[int, dict[str, BoxTuple]]] = defaultdict(dict)
-    paths: dict[str, Path] = {}
-    for sample in samples[:limit]:
-        if sample.video.path is None:
-            continue
-        paths[sample.video.video_id] = sample.video.path
-        for key, sit in (sample.situations or {}).items():
-            boxes = {k: v for k, v in situation_boxes(sit, classes) if k not in UNSCORED}
-            per_video[sample.video.video_id][int(key)] = boxes
-    out = []
-    for vid, frames in per_video.items():
-        order = sorted(frames)
-        out.append(KeyFrames(vid, paths[vid], tuple(order), tuple(frames[k] for k in order)))
-    return out
+from aotd.world.keyframes import DETECTABLE, BoxTuple, annotated_keyframes
 
 
 def box_iou(a: BoxTuple, b: BoxTuple) -> float:
@@ -96,7 +41,7 @@ def evaluate_detector(detector: Detector, world_dir: str | Path, split: str | No
     false_pos = absent = frames = 0
     seconds = 0.0
     for kf in annotated_keyframes(world_dir, split, limit):
-        clip = kf.clip()
+        clip = Clip(kf.sampled(), kf.video_id)
         frames += len(kf.frames)
         for cls in DETECTABLE:
             t0 = time.perf_counter()

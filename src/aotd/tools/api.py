@@ -9,10 +9,10 @@ signatures and docstrings the planner reads; ``aotd tools doc`` prints it.
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable
 from typing import Any
 
+from aotd.data.text import tokens
 from aotd.tools.base import ActionRecognizer, Detector, QuestionAnswerer, TemporalGrounder
 from aotd.tools.clip import Clip, ToolInputError
 from aotd.tools.types import Action, Box, Window
@@ -134,23 +134,6 @@ def _text(value: Any, what: str) -> str:
 
 
 # --- choosing an option from evidence ------------------------------------------------------
-_ARTICLES = {"the", "a", "an", "to", "somewhere", "person", "they"}
-_IRREGULAR = {"took": "take", "taken": "take", "taking": "take", "put": "put", "putting": "put", "down": "",
-              "held": "hold", "holding": "hold", "threw": "throw", "thrown": "throw", "throwing": "throw",
-              "ate": "eat", "eaten": "eat", "eating": "eat", "opened": "open", "opening": "open",
-              "closed": "close", "closing": "close"}
-
-
-def tokens(text: str) -> set[str]:
-    """Content words with verb forms folded to the base verb (took -> take, put down -> put)."""
-    out = set()
-    for raw in re.split(r"[^a-z0-9/]+", text.lower()):
-        word = _IRREGULAR.get(raw, raw)
-        if word and word not in _ARTICLES:
-            out.add(word)
-    return out
-
-
 def _evidence_text(evidence: Any) -> str:
     if isinstance(evidence, Action):
         return f"{evidence.verb} {evidence.obj}"

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from aotd.config import DistillConfig
-from aotd.distill.students.base import Example, Student
 from aotd.errors import AotdError
+from aotd.models.student import Example, Student
 
 MARKER = "aotd_student.json"  # {"kind": "embedded" | "<hf arch>", ...}, written by every save()
 
@@ -26,7 +26,7 @@ def build_student(cfg: DistillConfig) -> Student:
         from aotd.distill.students.vision import VisionTower
 
         return EmbeddedStudent(VisionTower.pretrained(), EmbeddedStudentConfig(seed=cfg.train.seed))
-    from aotd.distill.students.hf import LoraSettings, load_hf_student
+    from aotd.models.hf import LoraSettings, load_hf_student
 
     if not cfg.model:
         raise AotdError(f"distill.model is required for distill.student: {cfg.student} (a local directory or hub id)")
@@ -47,7 +47,7 @@ def load_student(directory: Path) -> Student:
             from aotd.distill.students.embedded import EmbeddedStudent
 
             return EmbeddedStudent.load(directory)
-        from aotd.distill.students.hf import load_hf_student
+        from aotd.models.hf import load_hf_student
 
         return load_hf_student(str(directory))
     except AotdError:

@@ -21,21 +21,21 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aotd.distill.loss import ANSWER, IGNORE, RATIONALE
-from aotd.distill.records import LETTERS, RATIONALE_SUFFIX
 from aotd.distill.students import MARKER
-from aotd.distill.students.base import Example
 from aotd.distill.students.tokenizer import WorldTokenizer
 from aotd.distill.students.vision import PER_CLASS, VideoFeatures, VisionTower
+from aotd.models.options import LETTERS, RATIONALE_SUFFIX
+from aotd.models.student import ANSWER, IGNORE, RATIONALE, Example
 from aotd.world.vocab import VERBS
 
 CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, TOWER_FILE = "config.json", "tokenizer.json", "model.pt", "tower.pt"
@@ -148,6 +148,26 @@ class Block(nn.Module):
 Cache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
+class Prefix(NamedTuple):
+    """The visual prefix of S samples, as every text row of theirs reads it."""
+
+    kv: Cache  # per layer, (S, heads, visual tokens, head dim) keys and values
+    video: torch.Tensor  # (S, d) the summary token
+    frames: torch.Tensor  # (S, N, F) the tower features (the grounding reads their curves)
+    phrases: torch.Tensor  # (A, d) action phrase vectors
+    names: torch.Tensor  # (C, d) class name vectors
+
+
+class Part(NamedTuple):
+    """Text rows of one padded length: (B, T) ids and option marks, (B,) answer rows, and
+    (B,) the sample whose prefix each row reads (None: row b reads sample b)."""
+
+    ids: torch.Tensor
+    options: torch.Tensor
+    answer_rows: torch.Tensor | None = None
+    sample: torch.Tensor | None = None
+
+
 def _padded(rows: list[list[int]]) -> torch.Tensor:
     width = max(len(r) for r in rows)
     return torch.tensor([r + [-1] * (width - len(r)) for r in rows], dtype=torch.long)
@@ -241,30 +261,41 @@ class VideoLM(nn.Module):
         nn.init.normal_(self.embed.weight, std=0.02)
         nn.init.normal_(self.pos.weight, std=0.02)
 
-    @staticmethod
-    def prefix_mask(n_vis: int, n_text: int, device: torch.device) -> torch.Tensor:
-        """True where a query may attend: frames <-> frames, text -> frames and earlier text."""
-        n = n_vis + n_text
-        mask = torch.ones(n, n, dtype=torch.bool, device=device).tril_()
-        mask[:, :n_vis] = True
-        mask[:n_vis, n_vis:] = False
-        return mask
+    def prefix(self, frames: torch.Tensor) -> Prefix:
+        """What the text reads of (S, N, F) frame features: each layer's keys and values of the
+        visual tokens. Visual tokens attend to each other only, never to text (a prefix LM), so
+        they are computed once per sample however many text rows (answer, rationale) read them."""
+        phrases, names = self._word_vectors(self.action_words), self._word_vectors(self.class_words)
+        x, video = self.frames(frames, names, phrases)
+        x = self.drop(x)
+        kv: Cache = []
+        for block in self.blocks:
+            x, layer = block(x, None)
+            kv.append(layer)
+        return Prefix(kv, video, frames, phrases, names)
+
+    def text(self, prefix: Prefix, ids: torch.Tensor, options: torch.Tensor, answer_rows: torch.Tensor | None = None,
+             sample: torch.Tensor | None = None) -> tuple[torch.Tensor, Cache]:
+        """(B, T) ids and option marks reading the prefix of sample ``sample[b]`` (None: row b's)
+        -> (B, T, V) logits of the next token and each layer's keys and values, for generation."""
+        pick = (lambda t: t) if sample is None else (lambda t: t[sample])  # noqa: E731
+        n_vis, n = prefix.kv[0][0].shape[2], ids.shape[1]
+        mask = torch.ones(n, n_vis + n, dtype=torch.bool, device=ids.device)
+        mask[:, n_vis:].tril_()  # text -> every visual token and the text before it
+        x = self.drop(self.embed(ids) + self.pos(torch.arange(n, device=ids.device)))
+        cache: Cache = []
+        for block, (k, v) in zip(self.blocks, prefix.kv):
+            x, layer = block(x, mask, (pick(k), pick(v)))
+            cache.append(layer)
+        h = self.ln(x)
+        frames = pick(prefix.frames)
+        grounded = self.ground(self.embed(ids), options, h, prefix.phrases, frames[..., self.frames.frame_dim :],
+                               prefix.names, frames[..., : self.frames.classes * PER_CLASS : PER_CLASS])
+        return self._point(h @ self.embed.weight.T, h, pick(prefix.video), ids, options, answer_rows, grounded), cache
 
     def _run(self, frames: torch.Tensor, ids: torch.Tensor, options: torch.Tensor,
              answer_rows: torch.Tensor | None = None) -> tuple[torch.Tensor, Cache]:
-        phrases = self._word_vectors(self.action_words)
-        vis, video = self.frames(frames, self._word_vectors(self.class_words), phrases)
-        pos = torch.arange(ids.shape[1], device=ids.device)
-        x = self.drop(torch.cat([vis, self.embed(ids) + self.pos(pos)], 1))
-        mask = self.prefix_mask(vis.shape[1], ids.shape[1], ids.device)
-        cache: Cache = []
-        for block in self.blocks:
-            x, kv = block(x, mask)
-            cache.append(kv)
-        h = self.ln(x[:, vis.shape[1] :])
-        grounded = self.ground(self.embed(ids), options, h, phrases, frames[..., self.frames.frame_dim :],
-                               self._word_vectors(self.class_words), frames[..., : self.frames.classes * PER_CLASS : PER_CLASS])
-        return self._point(h @ self.embed.weight.T, h, video, ids, options, answer_rows, grounded), cache
+        return self.text(self.prefix(frames), ids, options, answer_rows)
 
     def _word_vectors(self, words: torch.Tensor) -> torch.Tensor:
         """(C, d): the mean word embedding of each row of token ids (padded with -1)."""
@@ -289,17 +320,22 @@ class VideoLM(nn.Module):
             at_sep = at_sep * answer_rows.to(logits.dtype).view(-1, 1, 1)
         return logits + at_sep * bonus.unsqueeze(1)
 
-    def forward(self, frames: torch.Tensor, ids: torch.Tensor, options: torch.Tensor,
-                answer_rows: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, N, F) frame features, (B, T) ids and option marks -> (B, T, V) logits of the next token.
-        ``answer_rows`` (B,) says which rows answer (the pointer adds to them only); None: all."""
-        return self._run(frames, ids, options, answer_rows)[0]
+    def forward(self, frames: torch.Tensor, parts: Sequence[Part]) -> list[torch.Tensor]:
+        """(S, N, F) frame features and parts of text rows reading them -> each part's (B, T, V)
+        logits of the next token. One call for all of a step's rows, so that a wrapper (DDP)
+        sees one forward pass, and each sample's prefix runs once for its answer and rationale."""
+        prefix = self.prefix(frames)
+        return [self.text(prefix, p.ids, p.options, p.answer_rows, p.sample)[0] for p in parts]
 
-    def step(self, token: torch.Tensor, position: int, cache: Cache) -> torch.Tensor:
-        """Logits after one more token (B, 1), attending to everything cached; extends ``cache``."""
-        x = self.embed(token) + self.pos.weight[position]
+    def step(self, token: torch.Tensor, position: int | torch.Tensor, cache: Cache,
+             keys: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits after one more token per row (B, 1) at ``position`` (one for all rows, or (B,)),
+        attending to the cached positions ``keys`` (B, cached + 1) allows (None: all); extends ``cache``."""
+        pos = self.pos.weight[position] if isinstance(position, int) else self.pos(position).unsqueeze(1)
+        x = self.embed(token) + pos
+        mask = None if keys is None else keys[:, None, None, :]
         for i, block in enumerate(self.blocks):
-            x, cache[i] = block(x, None, cache[i])
+            x, cache[i] = block(x, mask, cache[i])
         return self.ln(x) @ self.embed.weight.T
 
 
@@ -397,38 +433,92 @@ class EmbeddedStudent:
             segments[i, : len(e.segments)] = torch.tensor(e.segments)
             options[i, : len(e.input_ids)] = e.visual["options"]
         return {"input_ids": ids, "segments": segments, "options": options,
-                "answer_rows": (segments == ANSWER).any(1),
+                "answer_rows": (segments == ANSWER).any(1), "sample_ids": [e.sample_id for e in examples],
                 "features": torch.stack([e.visual["features"] for e in examples])}
 
-    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        device = self.device
-        rows = batch.get("answer_rows")
-        return self.model(batch["features"].to(device), batch["input_ids"].to(device), batch["options"].to(device),
-                          None if rows is None else rows.to(device))
+    def logits(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self.logits_shared([batch])[0]
+
+    def logits_shared(self, batches: list[dict[str, Any]]) -> list[torch.Tensor]:
+        """Each batch's logits, in one forward pass in which a sample's visual prefix runs once
+        for all its rows (a step's answer and rationale records: the video encoded once for both).
+        Rows share a prefix when their sample ids and features are equal; a row without a
+        sample id has its own."""
+        device, features, parts = self.device, [], []
+        keys: dict[Any, list[int]] = {}  # sample id -> its prefixes (one, unless ids repeat across videos)
+        for n, batch in enumerate(batches):
+            ids = batch.get("sample_ids") or [""] * len(batch["input_ids"])
+            sample = []
+            for i, sid in enumerate(ids):
+                same = keys.setdefault(sid or (n, i), [])
+                at = next((k for k in same if torch.equal(features[k], batch["features"][i])), None)
+                if at is None:
+                    at = len(features)
+                    same.append(at)
+                    features.append(batch["features"][i])
+                sample.append(at)
+            rows = batch.get("answer_rows")
+            parts.append(Part(batch["input_ids"].to(device), batch["options"].to(device),
+                              None if rows is None else rows.to(device), torch.tensor(sample, device=device)))
+        return self.model(torch.stack(features).to(device), parts)
 
     # -- inference ------------------------------------------------------------------------
-    @torch.no_grad()
     def generate(self, frames: np.ndarray | torch.Tensor, prompt: str, max_new_tokens: int = 256) -> str:
         """Greedy decoding with a key/value cache, until ``<eos>``, ``max_new_tokens`` or ``max_length``."""
-        head, marks = self._prompt_ids(prompt)
-        if len(head) >= self.max_length:
-            raise ValueError(f"prompt of {len(head)} tokens leaves no room under max_length {self.max_length}")
+        return self.generate_batch([(frames, prompt)], max_new_tokens)[0]
+
+    @torch.no_grad()
+    def generate_batch(self, items: Sequence[tuple[np.ndarray | torch.Tensor, str]],
+                       max_new_tokens: int = 256) -> list[str]:
+        """``generate`` for several (frames, prompt) pairs in one padded batch: the replies it
+        gives one by one (rows are independent: prompts are padded on the right, where causal
+        attention never looks, and each row's decoded tokens skip its padding), at a fraction
+        of the cost when a whole split is scored."""
+        if not items:
+            return []
+        heads = [self._prompt_ids(prompt) for _, prompt in items]
+        for head, _ in heads:
+            if len(head) >= self.max_length:
+                raise ValueError(f"prompt of {len(head)} tokens leaves no room under max_length {self.max_length}")
         was_training = self.model.training
         self.model.eval()
         try:
-            device = self.device
-            vis = self.prepare_frames(frames)[None].to(device)
-            answering = torch.tensor([not prompt.rstrip().endswith(RATIONALE_SUFFIX)], device=device)
-            logits, cache = self.model._run(vis, torch.tensor([head], device=device), torch.tensor([marks], device=device),
-                                            answering)
-            next_logits, out = logits[0, -1], []
-            for position in range(len(head), min(self.max_length, len(head) + max_new_tokens)):
-                token = int(next_logits.argmax())
-                if token == self.tokenizer.eos_id:
+            device, rows = self.device, len(items)
+            lengths = torch.tensor([len(head) for head, _ in heads], device=device)
+            width = int(lengths.max())
+            ids = torch.full((rows, width), self.tokenizer.pad_id, dtype=torch.long, device=device)
+            marks = torch.zeros((rows, width), dtype=torch.long, device=device)
+            for i, (head, mark) in enumerate(heads):
+                ids[i, : len(head)], marks[i, : len(head)] = torch.tensor(head), torch.tensor(mark)
+            vis = torch.stack([self.prepare_frames(frames) for frames, _ in items]).to(device)
+            answering = torch.tensor([not prompt.rstrip().endswith(RATIONALE_SUFFIX) for _, prompt in items],
+                                     device=device)
+            logits, cache = self.model._run(vis, ids, marks, answering)
+            next_logits = logits[torch.arange(rows, device=device), lengths - 1]
+            budgets = [min(self.max_length, n + max_new_tokens) - n for n in lengths.tolist()]
+            keys = None
+            if int(lengths.min()) < width:  # a shorter row must not see the padding after its prompt
+                n_vis = cache[0][0].shape[2] - width
+                keys = torch.arange(n_vis + width, device=device)[None] < (n_vis + lengths)[:, None]
+            out: list[list[int]] = [[] for _ in items]
+            live = [budget > 0 for budget in budgets]
+            for step in range(max(budgets)):
+                tokens = next_logits.argmax(-1)
+                for i, token in enumerate(tokens.tolist()):
+                    if live[i]:
+                        if token == self.tokenizer.eos_id:
+                            live[i] = False
+                        else:
+                            out[i].append(token)
+                            live[i] = len(out[i]) < budgets[i]
+                if not any(live):
                     break
-                out.append(token)
-                next_logits = self.model.step(torch.tensor([[token]], device=device), position, cache)[0, -1]
-            return self.tokenizer.decode(out)
+                if keys is not None:
+                    keys = torch.cat([keys, keys.new_ones(rows, 1)], 1)
+                # a finished row keeps stepping (its tokens are dropped); its position stays in the table
+                positions = (lengths + step).clamp(max=self.max_length - 1)
+                next_logits = self.model.step(tokens.view(rows, 1), positions, cache, keys)[:, -1]
+            return [self.tokenizer.decode(tokens) for tokens in out]
         finally:
             self.model.train(was_training)
 

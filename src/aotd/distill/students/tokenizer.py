@@ -67,7 +67,7 @@ def _words(texts: Iterable[str]) -> list[str]:
 
 def default_tokens() -> list[str]:
     """The vocabulary, deterministically: specials, characters, numbers, then words."""
-    from aotd.distill.records import LETTERS, MC_SUFFIX, OE_SUFFIX, RATIONALE_SUFFIX
+    from aotd.models.options import LETTERS, MC_SUFFIX, OE_SUFFIX, RATIONALE_SUFFIX
 
     tokens: dict[str, None] = dict.fromkeys(SPECIALS)
     tokens.update(dict.fromkeys(ALPHABET))

@@ -31,11 +31,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from aotd.select.detection import DETECTABLE
 from aotd.tools.embedded.clip_classifier import ClipClassifier, ClipNet, downsample
-from aotd.tools.embedded.cnn_detector import POOL, STRIDE, CenterNet, CNNDetector, _normalise
+from aotd.tools.embedded.cnn_detector import POOL, STRIDE, CenterNet, CNNDetector, net_input
 from aotd.tools.embedded.phrases import world_actions
 from aotd.tools.memo import one_thread
+from aotd.world.keyframes import DETECTABLE
 
 FRAME_SIZE = (192, 256)  # (height, width) both models were trained at; other frames are resized to it
 PER_CLASS = 5  # score, and score * (cx, cy, w, h) scaled to the frame
@@ -135,7 +135,7 @@ class VisionTower:
         out = []
         with one_thread():
             for start in range(0, len(x), _BATCH):
-                head, deep = self.detector.forward_features(_normalise(x[start : start + _BATCH]))
+                head, deep = self.detector.forward_features(net_input(x[start : start + _BATCH]))
                 out.append(torch.cat([_peaks(head), deep.mean(dim=(2, 3))], 1))
         return torch.cat(out).float()
 

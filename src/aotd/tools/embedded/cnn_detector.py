@@ -24,13 +24,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from aotd.select.detection import DETECTABLE, BoxTuple, annotated_keyframes
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.color_detector import resolve_class
 from aotd.tools.embedded.weights import weights_file
 from aotd.tools.memo import FrameMemo, one_thread
 from aotd.tools.types import Box
 from aotd.world.generate import WorldConfig, generate_world
+from aotd.world.keyframes import DETECTABLE, BoxTuple, annotated_keyframes
 
 MODEL_FILE = "detector_cnn_v2.pt"  # v2: the world has apple and banana
 FORMAT = "aotd-cnn-detector/1"
@@ -82,7 +82,8 @@ def _pool(frames: np.ndarray) -> torch.Tensor:
     return F.avg_pool2d(x, POOL).round().to(torch.uint8)
 
 
-def _normalise(pooled: torch.Tensor) -> torch.Tensor:
+def net_input(pooled: torch.Tensor) -> torch.Tensor:
+    """Pooled uint8 pixels as the net reads them (the detector and the student's tower alike)."""
     return (pooled.float() - 128.0) / 64.0
 
 
@@ -140,7 +141,7 @@ def _load_training_frames(world_dir: Path, videos: int) -> tuple[torch.Tensor, l
     from the world's first ``videos`` videos, all splits."""
     frames, boxes = [], []
     for kf in annotated_keyframes(world_dir)[:videos]:
-        frames.append(_pool(kf.clip().frames()))
+        frames.append(_pool(Clip(kf.sampled(), kf.video_id).frames()))
         boxes.extend(kf.boxes)
     return torch.cat(frames), boxes
 
@@ -203,7 +204,7 @@ def _fit(frames: torch.Tensor, boxes: list[dict[str, BoxTuple]], epochs: int, se
         total = 0.0
         for start in range(0, len(frames), _BATCH):
             idx = order[start : start + _BATCH]
-            x = _normalise(frames[idx])
+            x = net_input(frames[idx])
             batch_boxes = [boxes[i] for i in idx.tolist()]
             if torch.rand(1, generator=gen).item() < 0.5:
                 x, batch_boxes = x.flip(-1), _flip(batch_boxes, width)
@@ -275,7 +276,7 @@ class CNNDetector:
             rows = []
             for start in range(0, len(todo), _BATCH):
                 with torch.inference_mode(), one_thread():
-                    out = self.model(_normalise(_pool(sampled.frames[todo[start : start + _BATCH]])))
+                    out = self.model(net_input(_pool(sampled.frames[todo[start : start + _BATCH]])))
                 rows += _decode(out, sampled.width, sampled.height)
             return rows
 

@@ -13,7 +13,7 @@ step-1 reference and never a tool.
 
 from __future__ import annotations
 
-from aotd.tools.api import tokens
+from aotd.data.text import tokens
 from aotd.tools.base import ActionRecognizer, Detector
 from aotd.tools.clip import Clip
 from aotd.world.vocab import OBJECTS

@@ -171,9 +171,9 @@ def save_pair(model: Any, processing: Processing, directory: str | Path) -> Path
 def video_llm(arch: str = "llava-next-video", *, full: bool = False, seed: int = 0, num_frames: int = 32,
               device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> Any:
     """The Video-LLM tool's ``HFStudent``: tiny (hidden 32, 16 px frames) or with the 7B shapes, random weights."""
-    from aotd.distill.students.hf import HFStudent, tiny_hf_student
-    from aotd.distill.students.hf_arch import arch_spec, default_prep
-    from aotd.distill.students.hf_configs import SEVEN_B, build_config, tiny_tokenizer, token_ids
+    from aotd.models.hf import HFStudent, tiny_hf_student
+    from aotd.models.hf.arch import arch_spec, default_prep
+    from aotd.models.hf.configs import SEVEN_B, build_config, tiny_tokenizer, token_ids
 
     if not full:
         student = tiny_hf_student(arch, seed=seed, num_frames=num_frames)

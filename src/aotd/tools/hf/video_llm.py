@@ -1,6 +1,6 @@
 """A Video-LLM (LLaVA-NeXT-Video-7B-DPO in the paper) as recognizer, grounder and one-hop QA.
 
-One ``VideoLLM`` wraps one ``HFStudent`` (``aotd.distill.students.hf``: the same chat layout,
+One ``VideoLLM`` wraps one ``HFStudent`` (``aotd.models.hf``: the same chat layout,
 video preprocessing and greedy decoding the distilled students use) and serves all three roles,
 so the 7B weights load once. The model reads ``num_frames`` frames (32): a clip of another
 length is resampled to that many, one frame from the middle of each equal segment.
@@ -8,13 +8,13 @@ length is resampled to that many, one frame from the middle of each equal segmen
 Each role prompts in words and parses the reply back into the tool's type:
 
 * recognition lists the (object-filtered) labels numbered 1..N and asks for a number; the
-  reply is read as a number in range, else as a label's text (``eval.metrics.parse_option``),
+  reply is read as a number in range, else as a label's text (``models.options.parse_option``),
   else a pick seeded by the clip (score 0.0, so a caller can tell). One action is returned,
   with the clip as its window: a generative model names what happens, not when or how likely;
 * grounding tells the model the clip's frame numbers and asks for "start-end"; the first two
   integers of the reply, ordered and clamped to the clip, are the window (score 1.0); one
   integer gives a one-frame window (score 0.5); no integer gives None;
-* QA uses the students' own prompt (``distill.records.answer_prompt``): the reply is read as
+* QA uses the students' own prompt (``models.options.answer_prompt``): the reply is read as
   one of the choices (a letter, an option's text, else a pick seeded by the question); without
   choices it is the reply's first line.
 """
@@ -84,7 +84,7 @@ class VideoLLM:
 
 
 def _load_student(ref: ModelRef) -> tuple[Any, None]:
-    from aotd.distill.students.hf import load_hf_student
+    from aotd.models.hf import load_hf_student
 
     student = load_hf_student(ref.model, dtype=ref.torch_dtype(), device=ref.torch_device())
     student.model.requires_grad_(False)  # a tool only generates
@@ -126,7 +126,7 @@ def recognition_prompt(labels: list[ActionLabel]) -> str:
 
 def parse_label(reply: str, labels: list[ActionLabel], *, seed: str) -> tuple[int, bool]:
     """(index into ``labels``, parsed): a number 1..N, else a label's text, else a seeded pick (parsed False)."""
-    from aotd.eval.metrics import parse_option
+    from aotd.models.options import parse_option
 
     for number in re.findall(r"\d+", reply):
         if 1 <= int(number) <= len(labels):
@@ -189,8 +189,7 @@ class VideoLLMQA(_Role):
     role = "qa"
 
     def answer(self, clip: Clip, question: str, choices: list[str] | None = None) -> str:
-        from aotd.distill.records import answer_prompt
-        from aotd.eval.metrics import parse_option
+        from aotd.models.options import answer_prompt, parse_option
 
         reply = self.llm.ask(clip, answer_prompt(question, list(choices or [])))
         if not choices:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from aotd.data.schema import QASample, Situation
 from aotd.data.star_classes import StarClasses
-from aotd.tools.api import tokens
+from aotd.data.text import tokens
 from aotd.tools.clip import Clip
 from aotd.tools.types import Action, Box, Window
 

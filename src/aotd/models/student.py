@@ -1,4 +1,4 @@
-"""What the trainer needs from a student, whatever its architecture.
+"""What the trainer needs from a student (a trainable Video-LLM), whatever its architecture.
 
 A student turns a record and its 32 sampled frames into token ids with a segment id per token
 (``aotd.distill.loss``: prompt masked, target as answer or rationale), batches them, returns
@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+
+IGNORE, ANSWER, RATIONALE = 0, 1, 2  # a token's segment: masked, L_label's, L_rationale's
 
 
 @dataclass

@@ -17,11 +17,11 @@ import torch
 from transformers import AutoConfig, AutoTokenizer
 from transformers.utils import cached_file
 
-from aotd.distill.students.hf_arch import ARCHS, ArchSpec, arch_spec, default_prep, spec_for_config
-from aotd.distill.students.hf_configs import TINY, TINY_PIXELS, build_config, tiny_tokenizer, token_ids
-from aotd.distill.students.hf_lora import LoraSettings, apply_lora, set_full_training
-from aotd.distill.students.hf_student import META, HFStudent
-from aotd.distill.students.hf_vision import VideoPrep
+from aotd.models.hf.arch import ARCHS, ArchSpec, arch_spec, default_prep, spec_for_config
+from aotd.models.hf.configs import TINY, TINY_PIXELS, build_config, tiny_tokenizer, token_ids
+from aotd.models.hf.lora import LoraSettings, apply_lora, set_full_training
+from aotd.models.hf.student import META, HFStudent
+from aotd.models.hf.vision import VideoPrep
 
 __all__ = ["ARCHS", "HFStudent", "LoraSettings", "load_hf_student", "tiny_hf_student", "train_mode"]
 

@@ -14,8 +14,8 @@ from typing import Any
 import transformers
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from aotd.distill.records import MC_SUFFIX, OE_SUFFIX, RATIONALE_SUFFIX
-from aotd.distill.students.hf_arch import ArchSpec
+from aotd.models.hf.arch import ArchSpec
+from aotd.models.options import MC_SUFFIX, OE_SUFFIX, RATIONALE_SUFFIX
 
 Dims = dict[str, Any]
 

@@ -21,12 +21,11 @@ import numpy as np
 import torch
 from transformers import GenerationConfig
 
-from aotd.distill.loss import ANSWER, IGNORE, RATIONALE
-from aotd.distill.students.base import Example
-from aotd.distill.students.hf_arch import ArchSpec, video_token_count
-from aotd.distill.students.hf_configs import token_ids
-from aotd.distill.students.hf_lora import LoraSettings, base_state_dict, part_of, unwrap
-from aotd.distill.students.hf_vision import VideoPrep, check_frames, llava_frames, normalise, qwen_patches
+from aotd.models.hf.arch import ArchSpec, video_token_count
+from aotd.models.hf.configs import token_ids
+from aotd.models.hf.lora import LoraSettings, base_state_dict, part_of, unwrap
+from aotd.models.hf.vision import VideoPrep, check_frames, llava_frames, normalise, qwen_patches
+from aotd.models.student import ANSWER, IGNORE, RATIONALE, Example
 
 log = logging.getLogger(__name__)
 META = "aotd_student.json"  # arch and settings beside the weights, read by load_hf_student

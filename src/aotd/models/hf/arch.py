@@ -14,7 +14,7 @@ from typing import Any
 
 import transformers
 
-from aotd.distill.students.hf_vision import CLIP_MEAN, CLIP_STD, HALF, VideoPrep
+from aotd.models.hf.vision import CLIP_MEAN, CLIP_STD, HALF, VideoPrep
 
 SYSTEM = "You are a helpful assistant."
 CHATML_HEAD = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"

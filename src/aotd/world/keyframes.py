@@ -1,0 +1,67 @@
+"""A world's annotated key frames: which classes a detector is scored on and their boxes.
+
+Ground truth, read from the STAR situations: step 1 scores detectors on it (Table 1), the
+embedded CNN detector trains on another world's, and evaluation checks quoted boxes against it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from aotd.data.loaders import load_dataset
+from aotd.data.sampling import SampledFrames
+from aotd.data.schema import Situation
+from aotd.data.star_classes import StarClasses
+from aotd.data.video import probe_video, read_frames
+from aotd.world.vocab import OBJECT_CLASSES, PERSON
+
+UNSCORED = frozenset({PERSON, "table"})
+DETECTABLE: tuple[str, ...] = tuple(c.name for c in OBJECT_CLASSES if c.name not in UNSCORED)
+"""The classes a single-box-per-frame detector can answer: unique in a scene and annotated."""
+
+BoxTuple = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class KeyFrames:
+    """A video's annotated key frames: source frame indices and, per frame, class -> box."""
+
+    video_id: str
+    path: Path
+    frames: tuple[int, ...]
+    boxes: tuple[dict[str, BoxTuple], ...]
+
+    def sampled(self) -> SampledFrames:
+        """The key frames (``source_indices`` = ``frames``), decoded in one pass."""
+        info = probe_video(self.path)
+        pixels = read_frames(self.path, list(self.frames))
+        return SampledFrames(frames=pixels, source_indices=list(self.frames), fps=info.fps or 1.0)
+
+
+def situation_boxes(situation: Situation, classes: StarClasses) -> list[tuple[str, BoxTuple]]:
+    """A STAR situation's boxes as (class name, (x1, y1, x2, y2)), in annotation order."""
+    pairs = zip(situation.bbox_labels, situation.bbox)
+    return [(classes.object_name(oid), (b[0], b[1], b[2], b[3])) for oid, b in pairs]
+
+
+def annotated_keyframes(world_dir: str | Path, split: str | None = None, limit: int | None = None) -> list[KeyFrames]:
+    """Key frames of the first ``limit`` questions of ``split`` (all splits if None), per video."""
+    world = Path(world_dir)
+    samples = load_dataset("star", world, split=split).samples
+    classes = StarClasses.load(world / "annotations" / "classes")
+    per_video: dict[str, dict[int, dict[str, BoxTuple]]] = defaultdict(dict)
+    paths: dict[str, Path] = {}
+    for sample in samples[:limit]:
+        if sample.video.path is None:
+            continue
+        paths[sample.video.video_id] = sample.video.path
+        for key, sit in (sample.situations or {}).items():
+            boxes = {k: v for k, v in situation_boxes(sit, classes) if k not in UNSCORED}
+            per_video[sample.video.video_id][int(key)] = boxes
+    out = []
+    for vid, frames in per_video.items():
+        order = sorted(frames)
+        out.append(KeyFrames(vid, paths[vid], tuple(order), tuple(frames[k] for k in order)))
+    return out
