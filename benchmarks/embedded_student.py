@@ -23,11 +23,11 @@ from pathlib import Path
 
 import torch
 
-from aotd.agent.run import read_traces
 from aotd.agent.stage import AgentStage, run_agent
 from aotd.config import Config, SandboxConfig, ToolChoice
 from aotd.cot.convert import RuleConverter
 from aotd.data.loaders import load_dataset
+from aotd.data.records import TraceRecord, read_records
 from aotd.data.video import sample_video
 from aotd.distill.loss import dual_loss
 from aotd.distill.students.embedded import EmbeddedStudent
@@ -46,7 +46,7 @@ def _records(data: Path, tmp: Path, n_rationales: int, student: EmbeddedStudent)
     config = Config(tools=ToolChoice(detection="color", grounding="motion", recognition="motion", qa="presence"),
                     sandbox=SandboxConfig(isolate=False))
     run_agent(train[:n_rationales], AgentStage(config), traces, progress=False)
-    cots = {t.sample_id: RuleConverter().convert(t).rationale for t in read_traces(traces)}
+    cots = {t.sample_id: RuleConverter().convert(t).rationale for t in read_records(traces, TraceRecord)}
     agent_s = time.perf_counter() - started
     decode_s = encode_s = 0.0
     answers, rationales = [], []

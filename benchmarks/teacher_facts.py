@@ -18,10 +18,10 @@ import re
 from pathlib import Path
 from statistics import mean
 
-from aotd.agent.run import read_traces
 from aotd.cot.convert import RuleConverter
 from aotd.cot.program import ProgramConverter
 from aotd.data.loaders import load_dataset
+from aotd.data.records import TraceRecord, read_records
 from aotd.data.star_classes import StarClasses
 from aotd.distill.students.tokenizer import WorldTokenizer
 from aotd.eval.grounding import ground_truth, load_video_meta
@@ -55,7 +55,7 @@ def main() -> None:
     meta, tok = load_video_meta(args.data), WorldTokenizer.build()
     converters = {"rules (every call)": RuleConverter(), "program (reasoning, used facts)": ProgramConverter()}
     stats = {name: {"facts": 0, "true": 0, "overlap": 0, "tokens": [], "rationales": 0} for name in converters}
-    for trace in read_traces(args.traces):
+    for trace in read_records(args.traces, TraceRecord):
         sample = samples.get(trace.sample_id)
         if trace.failure or sample is None:
             continue

@@ -24,10 +24,11 @@ import time
 from pathlib import Path
 
 from aotd.agent.rule_planner import RulePlanner
-from aotd.agent.run import TraceRecord, load_clip, run_sample
+from aotd.agent.run import load_clip, run_sample
 from aotd.agent.sandbox import Limits
 from aotd.config import load_config
 from aotd.data.loaders import load_dataset
+from aotd.data.records import TraceRecord
 from aotd.data.sampling import SampledFrames
 from aotd.data.schema import QASample
 from aotd.data.video import FrameCache

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from aotd.agent.run import read_traces, run_sample, summarize
+from aotd.agent.run import run_sample, summarize
 from aotd.agent.sandbox import Limits
 from aotd.agent.stage import AgentStage, run_agent
 from aotd.config import Config, SandboxConfig
 from aotd.data.loaders import load_dataset
+from aotd.data.records import TraceRecord, read_records
 from aotd.data.star_classes import StarClasses
 from aotd.tools.api import ToolAPI, best_choice, documentation
 from aotd.tools.oracle import OracleTools
@@ -123,8 +124,8 @@ def test_batch_resumes_without_duplicates(world, tmp_path: Path) -> None:
     ids = [json.loads(line)["sample_id"] for line in out.read_text().splitlines()]
     assert ids == [s.sample_id for s in samples] and out.read_text().startswith(clean)
     assert (report.already_done, report.written, report.truncated) == (3, 2, True)
-    assert summary["samples"] == 5 and summarize(read_traces(out)) == summary
-    record = read_traces(out)[0]
+    assert summary["samples"] == 5 and summarize(read_records(out, TraceRecord)) == summary
+    record = read_records(out, TraceRecord)[0]
     assert record.provenance["config"] == Config(sandbox=SandboxConfig(isolate=False)).digest("tools", "planner", "sandbox")
     assert "duration_s" not in json.dumps(record.sandbox)  # records hold no timings: reruns write the same bytes
     assert len((tmp_path / "traces.timings.jsonl").read_text().splitlines()) == 5

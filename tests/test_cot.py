@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 from conftest import cheap_config
 
-from aotd.agent.run import TraceRecord, read_traces
 from aotd.config import Config, ToolChoice, save_config
 from aotd.cot.convert import RuleConverter
-from aotd.cot.record import Verdict
-from aotd.cot.stage import build_cot, check_trace_configs, read_cots, run_cot
+from aotd.cot.stage import build_cot, check_trace_configs, run_cot
 from aotd.cot.stats import markdown, table2
 from aotd.cot.verify import NormalizedAnswer, RuleJudge
+from aotd.data.records import CotRecord, TraceRecord, Verdict, read_records
 from aotd.data.text import normalize
 from aotd.errors import AotdError
 
@@ -28,7 +27,7 @@ CONVERTER, JUDGE, ANSWER = RuleConverter(), RuleJudge(), NormalizedAnswer()
 
 @pytest.fixture(scope="module")
 def traces(world_traces: Path) -> list[TraceRecord]:
-    return read_traces(world_traces)
+    return read_records(world_traces, TraceRecord)
 
 
 def test_rule_rationales_keep_grounding_and_end_in_the_answer(traces: list[TraceRecord]) -> None:
@@ -140,7 +139,7 @@ def test_run_cot_skips_a_truncated_line_and_resumes(world_traces: Path, tmp_path
     assert json.loads((tmp_path / "cots.table2.json").read_text()) == table
     damaged.write_text("\n".join(lines[:40]) + "\n")
     report, _, _ = run_cot(damaged, cheap_config(), tmp_path / "cots.jsonl", progress=False)
-    assert (report.already_done, report.written) == (30, 10) and len(read_cots(tmp_path / "cots.jsonl")) == 40
+    assert (report.already_done, report.written) == (30, 10) and len(read_records(tmp_path / "cots.jsonl", CotRecord)) == 40
 
 
 def _cli(*args: str) -> list[str]:

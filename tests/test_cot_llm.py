@@ -10,7 +10,6 @@ import pytest
 from conftest import cheap_config
 from fake_llm import FakeServer, running_server
 
-from aotd.agent.run import TraceRecord, read_traces
 from aotd.cot.llm import (
     LLMAnswerJudge,
     LLMConverter,
@@ -34,6 +33,7 @@ from aotd.cot.prompts import (
 )
 from aotd.cot.stage import build_cot
 from aotd.cot.verify import NormalizedAnswer
+from aotd.data.records import TraceRecord, read_records
 from aotd.llm import CachedBackend, ReplyCache
 
 
@@ -311,9 +311,10 @@ def test_llm_rationales_pass_through_build_cot(server: FakeServer, traces: dict[
 def test_cot_stage_with_an_llm_records_each_outcome(server: FakeServer, world_traces: Path, tmp_path: Path) -> None:
     """The configured LLM converts and judges; a server that keeps failing fails only its sample."""
     from aotd.config import CotConfig
-    from aotd.cot.stage import read_cots, run_cot
+    from aotd.cot.stage import run_cot
+    from aotd.data.records import CotRecord
 
-    traces = [t for t in read_traces(world_traces) if t.correct][:2]
+    traces = [t for t in read_records(world_traces, TraceRecord) if t.correct][:2]
     subset = tmp_path / "traces.jsonl"
     subset.write_text("".join(t.model_dump_json() + "\n" for t in traces))
     cfg = cheap_config().model_copy(update={"cot": CotConfig(
@@ -322,7 +323,7 @@ def test_cot_stage_with_an_llm_records_each_outcome(server: FakeServer, world_tr
     rationale = f"First, I look at frames 0 to 31. Then, I check [1, 2, 3, 4] in frame 5. So the answer is: {traces[0].prediction}"
     server.script = [f"reply:{rationale}", "reply:**Yes**", "500", "500"]
     report, table, _ = run_cot(subset, cfg, tmp_path / "cots.jsonl", cache_dir=tmp_path / "cache", progress=False)
-    good, bad = read_cots(tmp_path / "cots.jsonl")
+    good, bad = read_records(tmp_path / "cots.jsonl", CotRecord)
     assert good.converter == "llm:tiny-model" and good.rationale == rationale and good.quality.passed and good.kept
     assert good.quality.method == "llm:tiny-model" and good.provenance["llm"] == "tiny-model"
     assert bad.failure == "convert:llm_error" and bad.rationale is None and not bad.kept

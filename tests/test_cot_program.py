@@ -7,10 +7,10 @@ from statistics import mean
 
 import pytest
 
-from aotd.agent.run import TraceRecord, read_traces
 from aotd.cot.convert import RuleConverter
 from aotd.cot.program import GRID, ProgramConverter
 from aotd.cot.verify import RuleJudge
+from aotd.data.records import TraceRecord, read_records
 from aotd.distill.students.tokenizer import WorldTokenizer
 from aotd.eval.grounding import parse_grounding
 
@@ -97,7 +97,7 @@ def test_supported_ignores_a_quoted_option_list() -> None:
 
 @pytest.fixture(scope="module")
 def traces(world_traces: Path) -> list[TraceRecord]:
-    return [t for t in read_traces(world_traces) if not t.failure]
+    return [t for t in read_records(world_traces, TraceRecord) if not t.failure]
 
 
 def test_rationales_of_real_traces_are_short_grounded_and_name_the_answer(traces: list[TraceRecord]) -> None:

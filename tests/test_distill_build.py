@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from aotd.agent.run import read_traces
 from aotd.cot.convert import RuleConverter
 from aotd.cot.stage import build_cot
 from aotd.cot.verify import NormalizedAnswer, RuleJudge
 from aotd.data.loaders import load_dataset
+from aotd.data.records import TraceRecord, read_records
 from aotd.distill.build import build_records, summary
 from aotd.distill.export import export, read_train_records
 from aotd.errors import AotdError, DataError
@@ -21,7 +21,7 @@ from aotd.models.options import MC_SUFFIX, RATIONALE_SUFFIX
 @pytest.fixture(scope="module")
 def inputs(world_dir: Path, world_traces: Path):
     samples = load_dataset("star", world_dir, split="train").samples
-    cots = [build_cot(t, RuleConverter(), RuleJudge(), NormalizedAnswer(), judge_all=True) for t in read_traces(world_traces)]
+    cots = [build_cot(t, RuleConverter(), RuleJudge(), NormalizedAnswer(), judge_all=True) for t in read_records(world_traces, TraceRecord)]
     return samples, cots
 
 

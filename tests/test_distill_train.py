@@ -14,7 +14,7 @@ import torch
 import torch.multiprocessing as mp
 from distill_toy import ToyStudent
 
-from aotd.distill.records import TrainRecord
+from aotd.data.records import TrainRecord
 from aotd.distill.train import TrainConfig, prepare, train
 from aotd.errors import DataError
 from aotd.models.options import answer_prompt, rationale_prompt

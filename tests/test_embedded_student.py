@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from aotd.agent.run import read_traces
 from aotd.cot.convert import RuleConverter
 from aotd.data.loaders import load_dataset
+from aotd.data.records import TraceRecord, read_records
 from aotd.data.schema import QASample
 from aotd.data.video import sample_video
 from aotd.distill.loss import dual_loss
@@ -52,7 +52,7 @@ def _world_texts(world_dir: Path, world_traces: Path) -> list[str]:
         for line in (world_dir / "annotations" / f"OE_{split}.jsonl").read_text().splitlines():
             row = json.loads(line)
             texts += [answer_prompt(row["question"], []), row["answer"]]
-    conversions = [RuleConverter().convert(t) for t in read_traces(world_traces)]
+    conversions = [RuleConverter().convert(t) for t in read_records(world_traces, TraceRecord)]
     rationales = [c.rationale for c in conversions if c.rationale]
     assert len(rationales) >= 40
     return texts + rationales
@@ -362,7 +362,7 @@ def test_it_learns_to_write_grounded_rationales(world_dir: Path, world_traces: P
     """Rationale records of four traces, trained to memorisation: the student then writes, from
     the frames and the rationale prompt, the frame windows and boxes its CoT carried."""
     samples = {s.sample_id: s for s in load_dataset("star", world_dir).samples}
-    cots = [(t, RuleConverter().convert(t).rationale) for t in read_traces(world_traces)]
+    cots = [(t, RuleConverter().convert(t).rationale) for t in read_records(world_traces, TraceRecord)]
     picked = [(samples[t.sample_id], r) for t, r in cots if r and "[" in r and "from frame" in r][:4]
     assert len(picked) == 4
     torch.manual_seed(SEED)

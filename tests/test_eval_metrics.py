@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 from fake_llm import running_server
 
-from aotd.agent.run import TraceRecord
 from aotd.cot.convert import RuleConverter
 from aotd.cot.prompts import CONVERT_EXAMPLES, grounding_items
+from aotd.data.records import TraceRecord
 from aotd.data.sampling import SampledFrames
 from aotd.data.schema import QASample, Situation, VideoInfo
 from aotd.eval import (

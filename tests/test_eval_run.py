@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aotd.agent.run import read_traces
 from aotd.cli import main
 from aotd.cot.convert import RuleConverter
 from aotd.cot.stage import build_cot
 from aotd.cot.verify import NormalizedAnswer, RuleJudge
 from aotd.data.loaders import load_dataset
+from aotd.data.records import TraceRecord, read_jsonl, read_records
 from aotd.models.options import LETTERS
-from aotd.runner.jsonl import read_jsonl
 
 pytestmark = pytest.mark.slow  # trains a student once (about a minute), then evaluates it
 
@@ -33,7 +32,7 @@ def _run(args: list[str]) -> None:
 def trained(world_dir: Path, world_traces: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An AoTD embedded student trained four short epochs on the session world's train split."""
     tmp = tmp_path_factory.mktemp("distill")
-    cots = [build_cot(t, RuleConverter(), RuleJudge(), NormalizedAnswer()) for t in read_traces(world_traces)]
+    cots = [build_cot(t, RuleConverter(), RuleJudge(), NormalizedAnswer()) for t in read_records(world_traces, TraceRecord)]
     (tmp / "cots.jsonl").write_text("".join(c.model_dump_json() + "\n" for c in cots))
     config = yaml.safe_load(Path("configs/embedded.yaml").read_text())
     config["distill"]["train"].update(epochs=5, warmup_steps=5, checkpoint_every=20)
@@ -89,7 +88,7 @@ def test_agent_traces_are_scored_like_a_student(world_dir: Path, world_traces: P
     out = tmp_path / "agent.json"
     _run(["eval", "--traces", str(world_traces), "--data", str(world_dir), "--split", "train", "--out", str(out)])
     summary = json.loads(out.read_text())
-    traces = read_traces(world_traces)
+    traces = read_records(world_traces, TraceRecord)
     assert summary["system"] == "agent" and summary["rows"] == len(traces)
     assert summary["accuracy"]["overall"]["correct"] == sum(bool(t.correct) for t in traces)
     g = summary["grounding"]

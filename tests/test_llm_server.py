@@ -28,11 +28,11 @@ import pytest
 from conftest import cheap_config
 from fake_llm import running_server
 
-from aotd.agent.run import TraceRecord, read_traces
 from aotd.agent.stage import AgentStage, run_agent
 from aotd.config import Config, CotConfig, PlannerConfig, SandboxConfig
-from aotd.cot.stage import read_cots, run_cot
+from aotd.cot.stage import run_cot
 from aotd.data.loaders import load_dataset
+from aotd.data.records import CotRecord, TraceRecord, read_records
 from aotd.data.schema import QASample
 from aotd.eval.metrics import LLMScoreJudge
 from aotd.llm import CachedBackend, OpenAICompatibleBackend, ReplyCache
@@ -232,7 +232,7 @@ def right_traces(samples: list[QASample], tmp: Path) -> list[TraceRecord]:
     open-ended one whose answer is worded differently, so stage (i) has to ask the answer judge."""
     out = tmp / "rule-traces.jsonl"
     run_agent(samples, AgentStage(cheap_config()), out, progress=False)
-    trace = next(t for t in read_traces(out) if t.failure is None)
+    trace = next(t for t in read_records(out, TraceRecord) if t.failure is None)
     right = trace.model_copy(update={"label": trace.prediction, "correct": True})
     return [right, right.model_copy(update={"sample_id": trace.sample_id + "-oe", "choices": [],
                                             "prediction": f"I think it is {str(trace.prediction).rstrip('.').lower()}"})]
@@ -257,7 +257,7 @@ def planned(llama_server: LlamaServer, world_dir: Path, tmp_path_factory: pytest
 @pytest.mark.slow
 def test_llm_planner_through_the_agent_stage(server: LlamaServer, planned, tmp_path: Path) -> None:
     samples, cfg, out = planned
-    traces = read_traces(out)
+    traces = read_records(out, TraceRecord)
     assert_one_record_each(traces, samples)
     for t in traces:
         assert t.planner == f"llm:openai:{MODEL}" and t.provenance["planner_model"] == MODEL
@@ -282,8 +282,8 @@ def test_llm_converter_and_judges_through_the_cot_stage(server: LlamaServer, pla
     # the model's own traces: failed ones are recorded as such, any that ran are converted
     samples, cfg, traces_path = planned
     report, _, _ = run_cot(traces_path, cfg, tmp_path / "cots.jsonl", cache_dir=tmp_path / "cache", progress=False)
-    cots = read_cots(tmp_path / "cots.jsonl")
-    assert_one_record_each(cots, read_traces(traces_path))
+    cots = read_records(tmp_path / "cots.jsonl", CotRecord)
+    assert_one_record_each(cots, read_records(traces_path, TraceRecord))
     assert report.crashed == 0
     for rec in cots:
         assert rec.failure is None or rec.failure.startswith(("trace:", "convert:", "judge:"))
@@ -296,7 +296,7 @@ def test_llm_converter_and_judges_through_the_cot_stage(server: LlamaServer, pla
     rule_cfg = cheap_config().model_copy(update={"cot": cfg.cot})
     report, table, _ = run_cot(subset, rule_cfg, tmp_path / "right-cots.jsonl", cache_dir=tmp_path / "cache",
                                progress=False)
-    cots = {c.sample_id: c for c in read_cots(tmp_path / "right-cots.jsonl")}
+    cots = {c.sample_id: c for c in read_records(tmp_path / "right-cots.jsonl", CotRecord)}
     assert_one_record_each(list(cots.values()), traces)
     assert report.crashed == 0
     for rec in cots.values():
@@ -348,7 +348,7 @@ def test_faulty_server_through_the_agent_and_cot_stages(world_dir: Path, tmp_pat
         fake.script = ["500", "500", "hang", "hang", "garbage", "nochoices", "reply:Sorry, I cannot write code.",
                        GOOD_PROGRAM]
         report, summary = run_agent(samples, AgentStage(cfg, cache_dir=tmp_path / "cache"), out, progress=False)
-        traces = {t.sample_id: t for t in read_traces(out)}
+        traces = {t.sample_id: t for t in read_records(out, TraceRecord)}
         assert_one_record_each(list(traces.values()), samples)
         assert report.written == len(samples)
         got = [traces[s.sample_id] for s in samples]
@@ -367,7 +367,7 @@ def test_faulty_server_through_the_agent_and_cot_stages(world_dir: Path, tmp_pat
         more = [*samples, oe[1]]
         report, _ = run_agent(more, AgentStage(cfg, cache_dir=tmp_path / "cache"), out, progress=False)
         assert (report.already_done, report.written) == (len(samples), 1) and len(fake.requests) == 12
-        assert_one_record_each(read_traces(out), more)
+        assert_one_record_each(read_records(out, TraceRecord), more)
 
         # step 3 on those traces: a hang, garbage, then 500s for the converter and the answer judge
         fake.requests.clear()
@@ -375,7 +375,7 @@ def test_faulty_server_through_the_agent_and_cot_stages(world_dir: Path, tmp_pat
         cot_cfg = cfg.model_copy(update={"cot": cfg.cot.model_copy(update={"max_retries": 0})})
         cots_path = tmp_path / "cots.jsonl"
         report, table, _ = run_cot(out, cot_cfg, cots_path, progress=False)
-        cots = {c.sample_id: c for c in read_cots(cots_path)}
+        cots = {c.sample_id: c for c in read_records(cots_path, CotRecord)}
         assert_one_record_each(list(cots.values()), more)
         assert report.crashed == 0
         assert all(cots[s.sample_id].failure == "trace:crash" for s in samples[:4])
@@ -397,13 +397,13 @@ def test_faulty_server_through_the_agent_and_cot_stages(world_dir: Path, tmp_pat
         report, _ = run_agent(more, AgentStage(cfg, cache_dir=tmp_path / "cache"), out, progress=False,
                               retry=("crash",))
         assert (report.retried, report.written, report.already_done) == (4, 4, len(more) - 4)
-        traces = {t.sample_id: t for t in read_traces(out)}
+        traces = {t.sample_id: t for t in read_records(out, TraceRecord)}
         assert_one_record_each(list(traces.values()), more)
         assert all(traces[s.sample_id].failure is None for s in samples[:4])
         # and step 3 redoes the records of those traces
         report, _, _ = run_cot(out, cot_cfg, cots_path, progress=False, retry=("trace:crash",))
         assert (report.retried, report.written) == (4, 4)
-        cots = {c.sample_id: c for c in read_cots(cots_path)}
+        cots = {c.sample_id: c for c in read_records(cots_path, CotRecord)}
         assert_one_record_each(list(cots.values()), more)
         assert not any(cots[s.sample_id].failure == "trace:crash" for s in samples[:4])
     assert json.loads(cots_path.read_text().splitlines()[0])["provenance"]["llm"] == MODEL

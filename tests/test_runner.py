@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from aotd.data.records import JsonlError, read_jsonl
 from aotd.errors import AotdError
 from aotd.runner import Shard, existing_records, merge_files, run_stage
-from aotd.runner.jsonl import JsonlError, read_jsonl
 
 
 class ToyStage:

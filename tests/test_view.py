@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aotd.agent.run import TraceRecord
-from aotd.cot.record import CotRecord, Verdict
+from aotd.data.records import CotRecord, TraceRecord, Verdict
 from aotd.errors import AotdError
 from aotd.view import page_names, write_site
 
@@ -162,12 +161,12 @@ def real_cots(world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     """CoT records of one question per family of the session world (cheap tools, rule planner)."""
     from conftest import cheap_config
 
-    from aotd.agent.run import read_traces
     from aotd.agent.stage import AgentStage, run_agent
     from aotd.cot.convert import RuleConverter
     from aotd.cot.stage import build_cot
     from aotd.cot.verify import NormalizedAnswer, RuleJudge
     from aotd.data.loaders import load_dataset
+    from aotd.data.records import TraceRecord, read_records
 
     folder = tmp_path_factory.mktemp("view")
     samples, families = [], set()
@@ -176,7 +175,7 @@ def real_cots(world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
             families.add(s.question_type)
             samples.append(s)
     run_agent(samples, AgentStage(cheap_config()), folder / "traces.jsonl", progress=False)
-    traces = read_traces(folder / "traces.jsonl")
+    traces = read_records(folder / "traces.jsonl", TraceRecord)
     if not any(c["name"] == "detect" and c["output"] for t in traces for c in (t.sandbox or {}).get("calls", [])):
         # the rule planner's programs may not call detect: give one trace a real-looking detection
         assert traces[0].sandbox is not None

@@ -388,8 +388,8 @@ def distill_build(
     cot_filter: Annotated[str, typer.Option(help="verified (both stages) | answer (stage i only) | none (ablation)")] = "verified",
 ) -> None:
     """Answer records for every labelled sample, rationale records for the CoTs that pass the filter."""
-    from aotd.cot.stage import read_cots
     from aotd.data.loaders import load_dataset
+    from aotd.data.records import CotRecord, read_records
     from aotd.distill.build import build_records, summary
     from aotd.distill.export import export
 
@@ -397,7 +397,7 @@ def distill_build(
         raise AotdError(f"--cot-filter {cot_filter!r}: expected verified, answer or none")
     samples = load_dataset(data_format, data, split=split, video_root=video_root).samples
     bad: list = []
-    records = build_records(samples, [] if no_cot else read_cots(cots, bad), cot_filter=cot_filter,  # type: ignore[arg-type]
+    records = build_records(samples, [] if no_cot else read_records(cots, CotRecord, bad), cot_filter=cot_filter,  # type: ignore[arg-type]
                             no_cot=no_cot, source=str(data))
     _warn(bad)
     written = export(records, out, fmt)

@@ -228,14 +228,14 @@ def _agent_and_cot(out: Path, world: Path, cfg, spec: DemoSize, workers: int, cl
 
 
 def _build(out: Path, world: Path, spec: DemoSize, clock: _Clock) -> None:
-    from aotd.cot.stage import read_cots
     from aotd.data.loaders import load_dataset
+    from aotd.data.records import CotRecord, read_records
     from aotd.distill.build import build_records, summary
     from aotd.distill.export import export, read_train_records
 
     clock.stage("step 4: training sets (Instruct, AoTD, unfiltered CoTs) from the same labels")
     samples = load_dataset("star", world, split="train").samples
-    cots = read_cots(out / "cots.jsonl")
+    cots = read_records(out / "cots.jsonl", CotRecord)
     verified = None
     for variant in (*VARIANTS, "aotd-shuffled"):
         path = out / "data" / f"{variant}.jsonl"

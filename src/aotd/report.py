@@ -16,8 +16,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from aotd.data.records import read_jsonl
 from aotd.errors import AotdError
-from aotd.runner.jsonl import read_jsonl
 
 SYSTEMS = {"instruct": "Instruct (answers only)", "aotd": "AoTD (answers + verified CoTs)",
            "unfiltered": "AoTD without filtering (as many CoTs, unverified)",

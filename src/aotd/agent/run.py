@@ -13,17 +13,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
-
-from pydantic import BaseModel, Field, ValidationError
 
 import aotd
 from aotd.agent.sandbox import Limits, SandboxResult, run_in_process, run_program
+from aotd.data.records import TraceRecord
 from aotd.data.schema import QASample
 from aotd.data.video import FrameCache, sample_video
 from aotd.errors import AotdError
-from aotd.runner.jsonl import BadLine, numbered_jsonl
 from aotd.tools.api import ToolAPI
 from aotd.tools.clip import Clip
 
@@ -41,27 +38,6 @@ class Planner(Protocol):
 
 
 ToolFactory = Callable[[QASample, Clip], ToolAPI]
-
-
-class TraceRecord(BaseModel):
-    sample_id: str
-    dataset: str
-    split: str
-    video_id: str
-    question_type: str | None = None
-    question: str
-    choices: list[str]
-    label: str | None
-    program: str | None = None
-    planner: str
-    tools: dict[str, str] = Field(default_factory=dict)
-    prediction: Any = None
-    correct: bool | None = None
-    failure: str | None = None
-    error: str | None = None
-    sandbox: dict[str, Any] | None = None
-    frames: list[int] = Field(default_factory=list)
-    provenance: dict[str, str] = Field(default_factory=dict)
 
 
 def load_clip(sample: QASample, cache: FrameCache | None = None) -> Clip:
@@ -130,21 +106,6 @@ def new_record(sample: QASample, planner: str) -> TraceRecord:
 def _reason(error: str) -> str:
     """A short, stable failure reason from a planner error message."""
     return error.split(":")[0].strip().lower().replace(" ", "_")[:40]
-
-
-def read_traces(path: Path, bad: list[BadLine] | None = None) -> list[TraceRecord]:
-    """The trace records of ``path``; unreadable lines go to ``bad`` (or raise when it is None)."""
-    records = []
-    for number, raw in numbered_jsonl(path, bad):
-        try:
-            records.append(TraceRecord.model_validate(raw))
-        except ValidationError as exc:
-            where = ".".join(str(p) for p in exc.errors()[0]["loc"])
-            reason = f"sample {raw.get('sample_id')} is not a trace record: field '{where}': {exc.errors()[0]['msg']}"
-            if bad is None:
-                raise AotdError(f"{path}:{number}: {reason}") from None
-            bad.append(BadLine(path, number, reason))
-    return records
 
 
 def summarize(records: list[TraceRecord]) -> dict[str, Any]:

@@ -7,17 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import aotd
-from aotd.agent.run import (
-    Planner,
-    ToolFactory,
-    TraceRecord,
-    new_record,
-    read_traces,
-    run_sample,
-    summarize,
-)
+from aotd.agent.run import Planner, ToolFactory, new_record, run_sample, summarize
 from aotd.agent.sandbox import Limits
 from aotd.config import AGENT_SECTIONS, Config
+from aotd.data.records import TraceRecord, read_records
 from aotd.data.schema import QASample
 from aotd.data.video import FrameCache
 from aotd.runner import RunReport, Shard, run_stage
@@ -95,4 +88,4 @@ def run_agent(samples: Iterable[QASample], stage: AgentStage, out: Path, *, shar
     and the summary of the file."""
     report = run_stage(stage, samples, out, shard=shard, workers=workers, executor=executor, progress=progress,
                        retry=retry)
-    return report, summarize(read_traces(out))
+    return report, summarize(read_records(out, TraceRecord))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aotd.agent.run import TraceRecord
 from aotd.cot.record import Conversion
+from aotd.data.records import TraceRecord
 
 _CONNECTORS = ("First", "Then", "Next", "After that")
 MAX_BOXES = 3  # boxes quoted per detection: first, middle and last frame where the object is seen

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 
-from aotd.agent.run import TraceRecord
 from aotd.cot.prompts import (
     answer_messages,
     convert_messages,
     grounding_items,
     quality_messages,
 )
-from aotd.cot.record import Conversion, Verdict
+from aotd.cot.record import Conversion
+from aotd.data.records import TraceRecord, Verdict
 from aotd.data.text import normalize
 from aotd.llm.base import LLMBackend, LLMError, Message, strip_thinking
 

@@ -24,9 +24,9 @@ import math
 import re
 from typing import Any, Literal
 
-from aotd.agent.run import TraceRecord
 from aotd.cot.convert import NOTHING_TO_CONVERT, _action, _answer, _ranges, _span, _window, traced_calls
 from aotd.cot.record import Conversion
+from aotd.data.records import TraceRecord
 from aotd.data.schema import NUM_FRAMES
 
 GRID = 32  # box coordinates are multiples of this (a 256 x 192 frame: 9 x 7 values)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aotd.agent.run import TraceRecord
+from aotd.data.records import TraceRecord
 from aotd.llm.base import Message
 
 MAX_ITEMS = 64  # boxes/actions/frames shown per call output; more is a runaway loop, not evidence

@@ -8,26 +8,21 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 import aotd
-from aotd.agent.run import TraceRecord
 from aotd.config import AGENT_SECTIONS, COT_SECTIONS, Config
 from aotd.cot.convert import RuleConverter
 from aotd.cot.program import ProgramConverter
-from aotd.cot.record import AnswerJudge, Converter, CotRecord, QualityJudge, Verdict
+from aotd.cot.record import AnswerJudge, Converter, QualityJudge
 from aotd.cot.verify import NormalizedAnswer, RuleJudge, exact_answer
+from aotd.data.records import BadLine, CotRecord, TraceRecord, Verdict
 from aotd.errors import AotdError
 from aotd.runner import RunReport, Shard, run_stage
-from aotd.runner.jsonl import BadLine, numbered_jsonl
 
 
 def build_cot(trace: TraceRecord, converter: Converter, judge: QualityJudge, answer_judge: AnswerJudge, *,
               judge_all: bool = False) -> CotRecord:
     """The step-3 record of one trace; never raises for a problem of this trace."""
-    record = CotRecord(sample_id=trace.sample_id, dataset=trace.dataset, split=trace.split, video_id=trace.video_id,
-                       question_type=trace.question_type, question=trace.question, choices=trace.choices,
-                       label=trace.label, prediction=trace.prediction, trace=trace)
+    record = CotRecord(sample_id=trace.sample_id, trace=trace)
     if trace.failure:
         record.failure, record.error = f"trace:{trace.failure}", trace.error
         return record
@@ -111,10 +106,7 @@ class CotStage:
         return self._finish(record).model_dump_json(), {"cot_s": round(time.perf_counter() - start, 4)}
 
     def failed(self, trace: TraceRecord, reason: str) -> str:
-        record = CotRecord(sample_id=trace.sample_id, dataset=trace.dataset, split=trace.split,
-                           video_id=trace.video_id, question_type=trace.question_type, question=trace.question,
-                           choices=trace.choices, label=trace.label, prediction=trace.prediction, trace=trace,
-                           failure="crash", error=reason)
+        record = CotRecord(sample_id=trace.sample_id, trace=trace, failure="crash", error=reason)
         return self._finish(record).model_dump_json()
 
     def _finish(self, record: CotRecord) -> CotRecord:
@@ -144,32 +136,16 @@ def run_cot(traces: Path, cfg: Config, out: Path, *, cache_dir: Path | None = No
 
     Table 2 is also written beside ``out`` as ``<name>.table2.json``.
     """
-    from aotd.agent.run import read_traces
     from aotd.cot.stats import table2
+    from aotd.data.records import TraceRecord, read_records
 
     bad: list[BadLine] = []
-    records = read_traces(traces, bad)
+    records = read_records(traces, TraceRecord, bad)
     if not records:
         raise AotdError(f"{traces}: no trace records to convert")
     check_trace_configs(records, cfg, traces)
     report = run_stage(CotStage(cfg, cache_dir=cache_dir), records, out, shard=shard, workers=workers,
                        executor=executor, progress=progress, retry=retry)
-    table = table2(read_cots(out))
+    table = table2(read_records(out, CotRecord))
     (out.parent / (out.name.removesuffix(".jsonl") + ".table2.json")).write_text(json.dumps(table, indent=2) + "\n")
     return report, table, bad
-
-
-def read_cots(path: Path, bad: list[BadLine] | None = None) -> list[CotRecord]:
-    """Step-3 records; an unreadable line goes to ``bad`` (or is an error naming the file and
-    line when it is None)."""
-    records = []
-    for number, raw in numbered_jsonl(path, bad):
-        try:
-            records.append(CotRecord.model_validate(raw))
-        except ValidationError as exc:
-            where = ".".join(str(p) for p in exc.errors()[0]["loc"])
-            reason = f"sample {raw.get('sample_id')} is not a CoT record: field '{where}': {exc.errors()[0]['msg']}"
-            if bad is None:
-                raise AotdError(f"{path}:{number}: {reason}") from None
-            bad.append(BadLine(path, number, reason))
-    return records

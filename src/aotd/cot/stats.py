@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from aotd.cot.record import CotRecord
+from aotd.data.records import CotRecord
 
 COLUMNS = ("labels", "traced", "answer_ok", "judged", "quality_ok", "kept")
 

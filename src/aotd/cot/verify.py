@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from aotd.cot.record import Verdict
+from aotd.data.records import Verdict
 from aotd.data.text import normalize, tokens
 
 

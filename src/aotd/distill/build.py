@@ -14,9 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from aotd.cot.record import CotRecord
+from aotd.data.records import CotRecord, TrainRecord
 from aotd.data.schema import QASample
-from aotd.distill.records import TrainRecord
 from aotd.errors import DataError
 from aotd.models.options import answer_prompt, answer_target, rationale_prompt
 

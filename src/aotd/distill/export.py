@@ -17,9 +17,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aotd.distill.records import TrainRecord
+from aotd.data.records import BadLine, TrainRecord, read_records
 from aotd.errors import AotdError
-from aotd.runner.jsonl import BadLine, write_lines_atomic
+from aotd.runner.jsonl import write_lines_atomic
 
 FORMATS = ("aotd", "llava", "llamafactory", "hf")
 
@@ -73,36 +73,11 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def read_train_records(path: Path, bad: list[BadLine] | None = None) -> list[TrainRecord]:
-    """The ``aotd``-format records of ``path``; an unreadable line goes to ``bad`` (or is an error
-    naming the file and line when it is None)."""
-    from pydantic import ValidationError
-
+    """The ``aotd``-format records of ``path`` (``data.records.read_records``), which must exist
+    and hold at least one."""
     if not path.is_file():
         raise AotdError(f"{path}: training file not found (make it with `aotd distill build`)")
-    records = []
-    for number, raw in _numbered(path, bad):
-        try:
-            records.append(TrainRecord.model_validate(raw))
-        except ValidationError as exc:
-            where = ".".join(str(p) for p in exc.errors()[0]["loc"])
-            reason = f"not a training record: field '{where}': {exc.errors()[0]['msg']}"
-            if bad is None:
-                raise AotdError(f"{path}:{number}: {reason}") from None
-            bad.append(BadLine(path, number, reason))
+    records = read_records(path, TrainRecord, bad)
     if not records:
         raise AotdError(f"{path}: the training file is empty")
     return records
-
-
-def _numbered(path: Path, bad: list[BadLine] | None) -> Any:
-    """(line number, object) per non-blank line: training records have no ``sample_id`` key
-    uniqueness to enforce, so the runner's reader does not apply."""
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    yield number, json.loads(line)
-                except ValueError:
-                    if bad is None:
-                        raise AotdError(f"{path}:{number}: truncated or malformed JSON") from None
-                    bad.append(BadLine(path, number, "truncated or malformed JSON"))

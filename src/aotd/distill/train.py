@@ -32,9 +32,9 @@ import torch
 from tqdm import tqdm
 
 from aotd.config import TrainConfig
+from aotd.data.records import TrainRecord
 from aotd.data.video import FrameCache, sample_video
 from aotd.distill.loss import DualLoss, dual_loss
-from aotd.distill.records import TrainRecord
 from aotd.errors import AotdError, DataError
 from aotd.models.student import ANSWER, RATIONALE, Example, Student
 

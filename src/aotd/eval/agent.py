@@ -12,13 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aotd.agent.run import read_traces
 from aotd.cot.convert import RuleConverter
+from aotd.data.records import BadLine, TraceRecord, read_jsonl, read_records
 from aotd.data.schema import QASample
 from aotd.data.star_classes import StarClasses
 from aotd.eval.run import grounding_of, summarize_rows, video_meta
-from aotd.runner import read_jsonl, timings_path
-from aotd.runner.jsonl import BadLine
+from aotd.runner import timings_path
 
 
 def agent_rows(traces: Path, samples: list[QASample], *, world: Path | None = None,
@@ -32,7 +31,7 @@ def agent_rows(traces: Path, samples: list[QASample], *, world: Path | None = No
     meta = video_meta(world)
     converter = RuleConverter()
     rows = []
-    for trace in read_traces(traces, bad):
+    for trace in read_records(traces, TraceRecord, bad):
         sample = by_id.get(trace.sample_id)
         if sample is None:
             continue

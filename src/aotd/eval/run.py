@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 import aotd
+from aotd.data.records import read_jsonl
 from aotd.data.schema import QASample
 from aotd.data.star_classes import StarClasses
 from aotd.errors import AotdError
@@ -39,7 +40,6 @@ from aotd.eval.grounding import (
 from aotd.eval.metrics import accuracy_summary, normalized_match
 from aotd.models.options import parse_option
 from aotd.runner import RunReport, Shard, run_stage
-from aotd.runner.jsonl import read_jsonl
 from aotd.runner.memory import peak_memory_mb, reset_peak_memory
 
 ANSWER_TOKENS = 16  # a letter or a short phrase; generation stops at end-of-text before that
@@ -63,7 +63,7 @@ class EvalStage:
     def __init__(self, model_dir: Path, *, rationale: bool = False, world: Path | None = None,
                  judge: Any = None, classes: StarClasses | None = None, blind: bool = False,
                  fresh_features: bool = False) -> None:
-        from aotd.distill.students import MARKER
+        from aotd.models.student import MARKER
 
         if not (model_dir / MARKER).is_file():
             raise AotdError(f"{model_dir}: not a saved student (no {MARKER}); pass the model/ folder of a training run")

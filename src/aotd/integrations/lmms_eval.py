@@ -143,7 +143,8 @@ class AotdStudent(_Base):
                             "`aotd distill train` wrote")
         if prompt not in PROMPTS:
             raise AotdError(f"aotd lmms-eval model: prompt={prompt!r}; use one of {', '.join(PROMPTS)}")
-        from aotd.distill.students import MARKER, load_student
+        from aotd.distill.students import load_student
+        from aotd.models.student import MARKER
 
         path = Path(pretrained).expanduser()
         if not (path / MARKER).is_file() and (path / "model" / MARKER).is_file():

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 IGNORE, ANSWER, RATIONALE = 0, 1, 2  # a token's segment: masked, L_label's, L_rationale's
+MARKER = "aotd_student.json"  # beside a saved student's weights: {"kind": "embedded" | "<hf arch>", ...}
 
 
 @dataclass

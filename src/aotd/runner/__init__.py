@@ -6,8 +6,7 @@ processes or Ray actors; ``merge`` joins the outputs of shards run on different 
 """
 
 from .core import RunReport, Shard, run_stage, timings_path
-from .jsonl import JsonlError, existing_records, merge_files, read_jsonl
+from .jsonl import existing_records, merge_files
 from .stage import Stage
 
-__all__ = ["JsonlError", "RunReport", "Shard", "Stage", "existing_records", "merge_files", "read_jsonl", "run_stage",
-           "timings_path"]
+__all__ = ["RunReport", "Shard", "Stage", "existing_records", "merge_files", "run_stage", "timings_path"]

@@ -24,9 +24,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from aotd.data.records import JsonlError
 from aotd.errors import AotdError
 from aotd.orphans import die_with_parent
-from aotd.runner.jsonl import JsonlError, drop_failed, existing_records, keep_timings_of, naming
+from aotd.runner.jsonl import drop_failed, existing_records, keep_timings_of, naming
 from aotd.runner.lock import exclusive
 from aotd.runner.stage import Emit, Result, Stage, guarded
 

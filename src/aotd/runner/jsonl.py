@@ -15,13 +15,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from aotd.errors import AotdError
-
-
-class JsonlError(AotdError):
-    """A records file that cannot be used as it is."""
+from aotd.data.records import BadLine, JsonlError
 
 
 @dataclass
@@ -68,44 +63,6 @@ def existing_records(path: Path) -> Existing:
             f.truncate(good)
         found.truncated = True
     return found
-
-
-@dataclass
-class BadLine:
-    path: Path
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}"
-
-
-def read_jsonl(path: Path, bad: list[BadLine] | None = None) -> Iterator[dict[str, Any]]:
-    """The records of a JSONL input file; unreadable lines go to ``bad`` (or raise if it is None)."""
-    for _, record in numbered_jsonl(path, bad):
-        yield record
-
-
-def numbered_jsonl(path: Path, bad: list[BadLine] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for each readable line, so later checks can name the line."""
-    if not path.is_file():
-        raise JsonlError(f"{path}: records file not found")
-    with path.open("r", encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                reason = None if isinstance(record, dict) and isinstance(record.get("sample_id"), str) \
-                    else "not a record (no sample_id)"
-            except ValueError:
-                reason = "truncated or malformed JSON"
-            if reason is not None:
-                if bad is None:
-                    raise JsonlError(f"{path}:{number}: {reason}") from None
-                bad.append(BadLine(path, number, reason))
-                continue
-            yield number, record
 
 
 @contextlib.contextmanager

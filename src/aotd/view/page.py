@@ -6,8 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from aotd.agent.run import TraceRecord
-from aotd.cot.record import CotRecord, Verdict
+from aotd.data.records import CotRecord, TraceRecord, Verdict
 from aotd.view.calls import (
     BoxMark,
     Call,

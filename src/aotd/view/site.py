@@ -9,19 +9,14 @@ in the index and costs only that record.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from aotd.agent.run import TraceRecord
-from aotd.cot.record import CotRecord, Verdict
+from aotd.data.records import BadLine, CotRecord, TraceRecord, Verdict, numbered_records
 from aotd.data.schema import QASample
 from aotd.errors import AotdError
-from aotd.runner.jsonl import BadLine
 from aotd.view.frames import Frames, load_frames
 from aotd.view.html import badge, esc, mark, page
 from aotd.view.page import SamplePage, rejection, render, status
@@ -49,7 +44,7 @@ def write_site(records_path: Path, out: Path, *, data: Path | None = None, fmt: 
     if data is not None and not Path(data).exists():
         raise AotdError(f"{data}: dataset not found (give the folder or file the records were made from, or leave "
                         "--data out to view without frames)")
-    entries, skipped = read_records(records_path, limit)
+    entries, skipped = read_entries(records_path, limit)
     if bad is not None:
         bad.extend(skipped)
     samples, missing = _samples(data, fmt, video_root)
@@ -80,35 +75,11 @@ def write_site(records_path: Path, out: Path, *, data: Path | None = None, fmt: 
     return index
 
 
-def read_records(path: Path, limit: int | None = None) -> tuple[list[Entry], list[BadLine]]:
-    """CoT records (those with a ``trace``) and bare trace records, line by line; bad lines skipped."""
-    entries: list[Entry] = []
+def read_entries(path: Path, limit: int | None = None) -> tuple[list[Entry], list[BadLine]]:
+    """CoT records (those with a ``trace``) and bare trace records, at most ``limit``; bad lines skipped."""
     bad: list[BadLine] = []
-    with path.open("r", encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, 1):
-            if limit is not None and len(entries) >= limit:
-                break
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except ValueError:
-                bad.append(BadLine(path, number, "truncated or malformed JSON"))
-                continue
-            if not isinstance(raw, dict) or not isinstance(raw.get("sample_id"), str):
-                bad.append(BadLine(path, number, "not a record (no sample_id)"))
-                continue
-            try:
-                if "trace" in raw:
-                    cot = CotRecord.model_validate(raw)
-                    entries.append(Entry(cot.trace, cot, number))
-                else:
-                    entries.append(Entry(TraceRecord.model_validate(raw), None, number))
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                kind = "CoT" if "trace" in raw else "trace"
-                where = ".".join(str(x) for x in err["loc"])
-                bad.append(BadLine(path, number, f"not a {kind} record: {where}: {err['msg']}"))
+    records = numbered_records(path, lambda raw: CotRecord if "trace" in raw else TraceRecord, bad, limit=limit)
+    entries = [Entry(r.trace, r, n) if isinstance(r, CotRecord) else Entry(r, None, n) for n, r in records]
     return entries, bad
 
 

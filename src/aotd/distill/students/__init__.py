@@ -11,11 +11,9 @@ from pathlib import Path
 
 from aotd.config import DistillConfig
 from aotd.errors import AotdError
-from aotd.models.student import Example, Student
+from aotd.models.student import MARKER, Student
 
-MARKER = "aotd_student.json"  # {"kind": "embedded" | "<hf arch>", ...}, written by every save()
-
-__all__ = ["MARKER", "Example", "Student", "build_student", "load_student"]
+__all__ = ["build_student", "load_student"]
 
 
 def build_student(cfg: DistillConfig) -> Student:

@@ -31,11 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aotd.distill.students import MARKER
 from aotd.distill.students.tokenizer import WorldTokenizer
 from aotd.distill.students.vision import PER_CLASS, VideoFeatures, VisionTower
 from aotd.models.options import LETTERS, RATIONALE_SUFFIX
-from aotd.models.student import ANSWER, IGNORE, RATIONALE, Example
+from aotd.models.student import ANSWER, IGNORE, MARKER, RATIONALE, Example
 from aotd.world.vocab import VERBS
 
 CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, TOWER_FILE = "config.json", "tokenizer.json", "model.pt", "tower.pt"

@@ -20,8 +20,9 @@ from transformers.utils import cached_file
 from aotd.models.hf.arch import ARCHS, ArchSpec, arch_spec, default_prep, spec_for_config
 from aotd.models.hf.configs import TINY, TINY_PIXELS, build_config, tiny_tokenizer, token_ids
 from aotd.models.hf.lora import LoraSettings, apply_lora, set_full_training
-from aotd.models.hf.student import META, HFStudent
+from aotd.models.hf.student import HFStudent
 from aotd.models.hf.vision import VideoPrep
+from aotd.models.student import MARKER
 
 __all__ = ["ARCHS", "HFStudent", "LoraSettings", "load_hf_student", "tiny_hf_student", "train_mode"]
 
@@ -62,7 +63,7 @@ def load_hf_student(name_or_path: str | Path, *, arch: str | None = None, lora: 
     checkpoint without one. ``dtype`` None keeps the checkpoint's.
     """
     source = str(name_or_path)
-    meta_path = Path(source) / META
+    meta_path = Path(source) / MARKER
     meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     adapter: Path | None = None
     base: str | None = None

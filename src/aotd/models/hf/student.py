@@ -25,10 +25,9 @@ from aotd.models.hf.arch import ArchSpec, video_token_count
 from aotd.models.hf.configs import token_ids
 from aotd.models.hf.lora import LoraSettings, base_state_dict, part_of, unwrap
 from aotd.models.hf.vision import VideoPrep, check_frames, llava_frames, normalise, qwen_patches
-from aotd.models.student import ANSWER, IGNORE, RATIONALE, Example
+from aotd.models.student import ANSWER, IGNORE, MARKER, RATIONALE, Example
 
 log = logging.getLogger(__name__)
-META = "aotd_student.json"  # arch and settings beside the weights, read by load_hf_student
 MODEL_KEYS = ("input_ids", "attention_mask", "video_grid_thw", "mm_token_type_ids", "second_per_grid_ts")
 
 
@@ -240,4 +239,4 @@ class HFStudent:
                 self.base_model.save_pretrained(directory / "base", state_dict=base_state_dict(self._module))
                 meta["base"] = "base"
         self.tokenizer.save_pretrained(directory)
-        (directory / META).write_text(json.dumps(meta, indent=2) + "\n")
+        (directory / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
