@@ -163,3 +163,13 @@ def test_report_from_a_run_folder(trained: Path, world_dir: Path, world_traces: 
     assert {"accuracy_by_family.png", "training_curves.png", "grounding_iou.png", "index.html"} <= {
         p.name for p in report.iterdir()}
     assert "<table>" in (report / "index.html").read_text()
+
+
+def test_eval_takes_the_runners_options(trained: Path, world_dir: Path, tmp_path: Path, capsys) -> None:
+    """`aotd eval` accepts the options every dataset-scale step accepts (shard, workers, executor, retry)."""
+    args = ["eval", "--model", str(trained / "model"), "--data", str(world_dir), "--split", "test", "--limit", "3"]
+    _run([*args, "--executor", "local", "--retry", "crash", "--workers", "1", "--out", str(tmp_path / "r.json")])
+    assert json.loads((tmp_path / "r.json").read_text())["rows"] == 3
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--executor", "nosuch", "--out", str(tmp_path / "s.json")])
+    assert exit_info.value.code == 2 and "--executor must be local or ray" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import pytest
 
 from aotd.data.records import JsonlError, read_jsonl
 from aotd.errors import AotdError
-from aotd.runner import Shard, existing_records, merge_files, run_stage
+from aotd.runner import RunOptions, Shard, existing_records, merge_files, run_stage
 
 
 class ToyStage:
@@ -89,6 +89,17 @@ def test_retry_redoes_failed_records_without_a_second_record(tmp_path: Path) -> 
     assert {r["sample_id"]: r["value"] for r in records}["s0013"] == 169
     timings = [json.loads(line)["sample_id"] for line in (tmp_path / "out.timings.jsonl").read_text().splitlines()]
     assert sorted(timings) == sorted(r["sample_id"] for r in records)
+
+
+def test_run_options_carry_every_runner_setting(tmp_path: Path) -> None:
+    """One options object for every step: a shard and a retry given through it act as the keywords do."""
+    out = tmp_path / "out.jsonl"
+    run_stage(ToyStage(), range(20), out, **RunOptions(progress=False).stage_kwargs())
+    options = RunOptions(retry=("crash",), progress=False)
+    assert run_stage(MendedStage(), range(20), out, **options.stage_kwargs()).retried == 1
+    part = RunOptions(shard=Shard(0, 2), progress=False)
+    report = run_stage(ToyStage(), range(20), tmp_path / "half.jsonl", **part.stage_kwargs())
+    assert report.items == sum(Shard(0, 2).owns(f"s{i:04d}") for i in range(20)) < 20
 
 
 def test_torn_last_line_is_cut_and_redone(tmp_path: Path) -> None:

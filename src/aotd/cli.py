@@ -194,12 +194,14 @@ def tools_train(out: Annotated[Path | None, typer.Option(
         typer.echo(f"{(out or SHIPPED) / name}  {entry['bytes']} bytes  sha256 {entry['sha256'][:16]}")
 
 
-def _runner_options(shard: str | None, workers: int, executor: str, cache: Path | None, no_cache: bool):
+def _run_options(shard: str | None, workers: int, executor: str, retry: list[str] | None,
+                 cache: Path | None = None, no_cache: bool = True):  # noqa: ANN202 - RunOptions, imported lazily
+    """The runner's flags, the same on every dataset-scale command, as one ``RunOptions``."""
     from aotd.paths import cache_dir
-    from aotd.runner import Shard
+    from aotd.runner import RunOptions, Shard
 
-    return (None if shard is None else Shard.parse(shard), workers, executor,
-            None if no_cache else (cache or cache_dir() / "runs"))
+    return RunOptions(shard=None if shard is None else Shard.parse(shard), workers=workers, executor=executor,
+                      cache=None if no_cache else (cache or cache_dir() / "runs"), retry=tuple(retry or ()))
 
 
 ShardOpt = Annotated[str | None, typer.Option(help="run only part I of N (0-based, e.g. 0/4); join with aotd merge")]
@@ -232,9 +234,9 @@ def agent(
         return
     if data is None:
         raise AotdError("aotd agent needs --data DIR (or a subcommand: aotd agent exec ...)")
-    from aotd.agent.stage import AgentStage, run_agent
     from aotd.config import load_config
     from aotd.data.loaders import load_dataset
+    from aotd.pipeline import agent as run_agent
 
     cfg = load_config(config)
     ds = load_dataset(fmt, data)
@@ -242,9 +244,7 @@ def agent(
     if not samples:
         raise AotdError(f"{data}: split {split!r} has no questions (splits: {', '.join(ds.splits())})")
     samples = samples[:_limit(limit)] if limit is not None else samples
-    part, workers, executor, cache_path = _runner_options(shard, workers, executor, cache, no_cache)
-    report, summary = run_agent(samples, AgentStage(cfg, cache_dir=cache_path), out, shard=part, workers=workers,
-                                executor=executor, retry=tuple(retry or ()))
+    report, summary = run_agent(cfg, samples, out, _run_options(shard, workers, executor, retry, cache, no_cache))
     typer.echo(json.dumps({"run": report.to_dict(), **summary}, indent=2))
 
 
@@ -332,12 +332,11 @@ def cot(
 ) -> None:
     """Step 3: convert traces to rationales, verify them in two stages, print Table 2."""
     from aotd.config import load_config
-    from aotd.cot.stage import run_cot
     from aotd.cot.stats import markdown
+    from aotd.pipeline import cot as run_cot
 
-    part, workers, executor, cache_path = _runner_options(shard, workers, executor, cache, no_cache)
-    report, table, bad = run_cot(traces, load_config(config), out, cache_dir=cache_path, shard=part, workers=workers,
-                                 executor=executor, retry=tuple(retry or ()))
+    report, table, bad = run_cot(traces, load_config(config), out,
+                                 _run_options(shard, workers, executor, retry, cache, no_cache))
     _warn(bad)
     typer.echo(json.dumps({"run": report.to_dict(), "skipped_lines": len(bad)}, indent=2))
     typer.echo("\nStep 3 (Table 2):\n" + markdown(table))
@@ -476,55 +475,32 @@ def evaluate(
     judge_backend: Annotated[str | None, typer.Option(help="open-ended LLM judge: openai | transformers")] = None,
     judge_model: Annotated[str | None, typer.Option(help="the judge's model name or path")] = None,
     judge_base_url: Annotated[str | None, typer.Option(help="the judge's OpenAI-compatible server")] = None,
-    workers: Annotated[int, typer.Option(help="parallel processes")] = 1,
-    shard: Annotated[str | None, typer.Option(help="I/N: this machine's part")] = None,
+    shard: ShardOpt = None,
+    workers: WorkersOpt = 1,
+    executor: ExecutorOpt = "local",
+    retry: RetryOpt = None,
 ) -> None:
     """Score a student (or the agent's traces): accuracy, fallbacks, rationale grounding, latency and memory."""
     from aotd.data.loaders import load_dataset
-    from aotd.eval.agent import evaluate_traces
-    from aotd.eval.run import EvalStage, run_eval
-    from aotd.runner import Shard
-    from aotd.runner.jsonl import write_lines_atomic
+    from aotd.pipeline import evaluate as run_evaluation
 
     if (model is None) == (traces is None):
         raise AotdError("pass exactly one of --model (a trained student) or --traces (the agent's traces)")
     samples = load_dataset(fmt, data, split=split, video_root=video_root).samples[:_limit(limit)]
     if not samples:
         raise AotdError(f"{data}: split {split!r} has no questions")
-    classes = _classes(data) if fmt == "star" else None
-    world = data if data.is_dir() else None
-    rows_path = out.with_name(out.name.removesuffix(".json") + ".rows.jsonl")
-    if traces is not None:
-        bad: list = []
-        rows, summary = evaluate_traces(traces, samples, world=world, classes=classes, bad=bad)
-        _warn(bad)
-        write_lines_atomic(rows_path, (json.dumps(r) for r in rows))
-        summary = {"system": "agent", "traces": str(traces), **summary}
-    else:
-        assert model is not None
-        judge = None
-        if judge_backend or judge_model:
-            from aotd.eval.metrics import LLMScoreJudge
-            from aotd.llm.build import build_backend
+    judge = None
+    if judge_backend or judge_model:
+        from aotd.eval.metrics import LLMScoreJudge
+        from aotd.llm.build import build_backend
 
-            judge = LLMScoreJudge(build_backend(judge_backend, judge_model, judge_base_url, section="judge"))
-        stage = EvalStage(model, rationale=rationale, world=world, judge=judge, classes=classes, blind=blind,
-                          fresh_features=fresh_features)
-        report, summary = run_eval(samples, stage, rows_path, shard=Shard.parse(shard) if shard else None,
-                                   workers=workers)
-        summary = {"system": "student", "model": str(model), "blind": blind, "run": report.to_dict(), **summary}
-    summary = {"data": str(data), "split": split, "rows_file": str(rows_path), **summary}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_lines_atomic(out, [json.dumps(summary, indent=2)])
+        judge = LLMScoreJudge(build_backend(judge_backend, judge_model, judge_base_url, section="judge"))
+    bad: list = []
+    summary = run_evaluation(samples, out, data=data, model=model, traces=traces, rationale=rationale, blind=blind,
+                             fresh_features=fresh_features, judge=judge, bad=bad,
+                             run=_run_options(shard, workers, executor, retry))
+    _warn(bad)
     typer.echo(json.dumps(summary, indent=2))
-
-
-def _classes(data: Path):  # noqa: ANN202 - StarClasses, imported lazily
-    from aotd.data.loaders.star import class_folder
-    from aotd.data.star_classes import StarClasses
-
-    folder = class_folder(data)
-    return None if folder is None else StarClasses.load(folder)
 
 
 @app.command("demo")

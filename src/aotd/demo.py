@@ -7,19 +7,21 @@ blind students) and, at ``--size full``, a data-size curve and a λ sweep; every
 training length chosen on the val split by one rule -> every student and the agent on the
 held-out test split (Tables 4/6 in miniature), rationale grounding (Table 7) and cost -> the
 report. Every stage writes its files under ``out`` and is skipped when they exist, so a killed
-demo started again continues where it stopped. Students are evaluated in their own processes,
-so each one's peak memory is its own.
+demo started again continues where it stopped. Students train (and are scored) ``workers`` at a
+time, each in a process of its own with its share of the cores.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -45,12 +47,14 @@ class DemoSize:
     seeds: int = 2  # training seeds of every variant of the main comparison and the sweeps
     data_fractions: tuple[float, ...] = ()  # the data-size curve: Instruct and AoTD on these shares of the labels
     lambdas: tuple[float, ...] = ()  # the λ sweep: AoTD with these weights besides λ = 1
+    compared: tuple[str, ...] = ("instruct", "aotd")  # trained with every seed; the other variants with the first
 
 
 SIZES = {"tiny": DemoSize(videos=24, select_questions=20, agent_questions=40, epochs=1, rationale_eval=4, seeds=1),
          "small": DemoSize(videos=200, select_questions=200, agent_questions=None, epochs=6, rationale_eval=60),
          "full": DemoSize(videos=1000, select_questions=600, agent_questions=None, epochs=8, rationale_eval=300,
-                          test_share=0.15, seeds=3, data_fractions=(0.25, 0.5), lambdas=(0.0, 0.5, 2.0))}
+                          test_share=0.15, seeds=3, data_fractions=(0.25, 0.5), lambdas=(0.0, 0.5, 2.0),
+                          compared=VARIANTS)}
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,10 @@ def lambda_tag(lam: float) -> str:
 
 
 def plan(spec: DemoSize, seeds: int, seed: int) -> list[Run]:
-    """Every student of a demo, in training order: the main comparison per seed, the controls
-    (one seed), then the data-size curve and the λ sweep per seed."""
-    runs = [Run(v, v, seed + k) for v in VARIANTS for k in range(seeds)]
+    """Every student of a demo, in training order: the compared variants per seed, the other
+    variants and the controls (one seed), then the data-size curve and the λ sweep per seed."""
+    runs = [Run(v, v, seed + k) for v in spec.compared for k in range(seeds)]
+    runs += [Run(v, v, seed) for v in VARIANTS if v not in spec.compared]
     runs += [Run("aotd-shuffled", "aotd-shuffled", seed), Run("blind-instruct", "instruct", seed, blind=True),
              Run("blind-aotd", "aotd", seed, blind=True)]
     for fraction in spec.data_fractions:
@@ -115,8 +120,8 @@ def _run(out: Path, spec: DemoSize, size: str, seeds: int, seed: int, workers: i
     _agent_and_cot(out, world, cfg, spec, workers, clock)
     _build(out, world, spec, clock)
     runs = plan(spec, seeds, seed)
-    for run in runs:
-        _train(out, world, run, spec, clock)
+    _features(out, world, workers, clock)
+    _students(out, world, runs, spec, workers, clock)
     _evaluate(out, world, runs, spec, clock)
     _controls(out, world, clock)
     from aotd.report import write_report
@@ -159,8 +164,20 @@ class _Clock:
         return f"{s // 60}:{s % 60:02d}"
 
 
-def _world(out: Path, spec: DemoSize, seed: int, workers: int, clock: _Clock) -> Path:
+@functools.lru_cache(maxsize=1)
+def _dataset(world: Path):  # noqa: ANN202 - Dataset, imported lazily
+    """The world's questions, parsed once per process (a 200-video world's scene graphs take ~10 s
+    to read and validate); the demo only reads them."""
     from aotd.data.loaders import load_dataset
+
+    return load_dataset("star", world)
+
+
+def _split(world: Path, split: str) -> list:
+    return _dataset(world).by_split(split)
+
+
+def _world(out: Path, spec: DemoSize, seed: int, workers: int, clock: _Clock) -> Path:
     from aotd.data.stats import format_summary, summarize
     from aotd.world.generate import WorldConfig, generate_world
     from aotd.world.preview import preview
@@ -170,7 +187,7 @@ def _world(out: Path, spec: DemoSize, seed: int, workers: int, clock: _Clock) ->
     if not (world / "world.json").exists():
         generate_world(WorldConfig(out=world, videos=spec.videos, seed=seed, workers=max(1, workers), open_ended=True,
                                    test_share=spec.test_share))
-    ds = load_dataset("star", world)
+    ds = _dataset(world)
     clock.log(format_summary(summarize(ds)))
     if not ds.by_split("test") or not ds.by_split("train"):
         raise AotdError(f"{world}: the world has no {'test' if ds.by_split('train') else 'train'} videos "
@@ -199,25 +216,24 @@ def _select(out: Path, world: Path, spec: DemoSize, clock: _Clock):  # noqa: ANN
 
 
 def _agent_and_cot(out: Path, world: Path, cfg, spec: DemoSize, workers: int, clock: _Clock) -> None:  # noqa: ANN001
-    from aotd.agent.stage import AgentStage, run_agent
-    from aotd.cot.stage import run_cot
     from aotd.cot.stats import markdown
-    from aotd.data.loaders import load_dataset
     from aotd.paths import cache_dir
+    from aotd.pipeline import agent, cot
+    from aotd.runner import RunOptions
 
-    ds = load_dataset("star", world)
-    cache = cache_dir() / "runs"
+    ds = _dataset(world)
+    cached = RunOptions(workers=workers, cache=cache_dir() / "runs")
     train = ds.by_split("train")[: spec.agent_questions]
     clock.stage(f"step 2: the agent on {len(train)} train questions")
-    _, summary = run_agent(train, AgentStage(cfg, cache_dir=cache), out / "traces.jsonl", workers=workers)
+    _, summary = agent(cfg, train, out / "traces.jsonl", cached)
     clock.done(f"accuracy {summary.get('accuracy')}")
     test = ds.by_split("test")
     clock.stage(f"the agent on the {len(test)} test questions (for Table 4's agent row and the cost comparison)")
     # no tool-output cache here: the test run's latency and memory are the agent's real cost
-    _, summary = run_agent(test, AgentStage(cfg, cache_dir=None), out / "agent_test.jsonl", workers=workers)
+    _, summary = agent(cfg, test, out / "agent_test.jsonl", RunOptions(workers=workers))
     clock.done(f"accuracy {summary.get('accuracy')}")
     clock.stage("step 3: rationales and two-step verification (Table 2)")
-    _, table, _ = run_cot(out / "traces.jsonl", cfg, out / "cots.jsonl", cache_dir=cache)
+    _, table, _ = cot(out / "traces.jsonl", cfg, out / "cots.jsonl", RunOptions(cache=cached.cache))
     (out / "table2.json").write_text(json.dumps(table, indent=2) + "\n")
     clock.log(markdown(table))
     if not (out / "site" / "index.html").exists():
@@ -228,13 +244,12 @@ def _agent_and_cot(out: Path, world: Path, cfg, spec: DemoSize, workers: int, cl
 
 
 def _build(out: Path, world: Path, spec: DemoSize, clock: _Clock) -> None:
-    from aotd.data.loaders import load_dataset
     from aotd.data.records import CotRecord, read_records
     from aotd.distill.build import build_records, summary
     from aotd.distill.export import export, read_train_records
 
     clock.stage("step 4: training sets (Instruct, AoTD, unfiltered CoTs) from the same labels")
-    samples = load_dataset("star", world, split="train").samples
+    samples = _split(world, "train")
     cots = read_records(out / "cots.jsonl", CotRecord)
     verified = None
     for variant in (*VARIANTS, "aotd-shuffled"):
@@ -262,7 +277,121 @@ def _build(out: Path, world: Path, spec: DemoSize, clock: _Clock) -> None:
     clock.done("training sets written")
 
 
-def _train(out: Path, world: Path, run: Run, spec: DemoSize, clock: _Clock) -> None:
+def _pool(workers: int, jobs: int) -> tuple[ProcessPoolExecutor | None, int]:
+    """``workers`` processes for ``jobs`` independent jobs, each with its share of the cores (the
+    students are small: two one-thread trainings do ~1.4x the work of one on two threads), or
+    None (run here) for one worker or one job."""
+    n = min(workers, jobs)
+    if n < 2:
+        return None, 0
+    threads = max(1, len(os.sched_getaffinity(0)) // n) if hasattr(os, "sched_getaffinity") else 1
+    return ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_init_job,
+                               initargs=(os.getpid(), threads)), n
+
+
+def _init_job(parent: int, threads: int) -> None:
+    import torch
+
+    from aotd.orphans import die_with_parent
+
+    die_with_parent(parent)  # a killed demo leaves no trainer behind
+    torch.set_num_threads(threads)
+
+
+def _features(out: Path, world: Path, workers: int, clock: _Clock) -> None:
+    """The students' vision-tower features of every question, computed once (split by video over
+    the workers) before any student trains: every student and evaluation then reads them."""
+    samples = [s for s in _dataset(world).samples if s.choice_texts]
+    videos = sorted({s.video.path for s in samples})
+    clock.stage(f"the students' tower features of {len(samples)} questions on {len(videos)} videos")
+    part_of = {v: i % max(1, workers) for i, v in enumerate(videos)}
+    parts = [[(s.video.path, s.start, s.end) for s in samples if part_of[s.video.path] == k]
+             for k in range(max(1, workers))]
+    pool, _ = _pool(workers, len(parts))
+    if pool is None:
+        _features_job(sum(parts, []))
+    else:
+        with pool:
+            for done in [pool.submit(_features_job, part) for part in parts]:
+                done.result()
+    clock.done("features kept under $AOTD_CACHE/features")
+
+
+def _features_job(windows: list[tuple[str, float | None, float | None]]) -> None:
+    from aotd.config import DistillConfig
+    from aotd.distill.students import build_student
+
+    student = build_student(DistillConfig(student="embedded"))
+    for path, start, end in windows:
+        student.video_features(path, start, end)
+
+
+def _students(out: Path, world: Path, runs: list[Run], spec: DemoSize, workers: int, clock: _Clock) -> None:
+    """Train every student, then score it on the test split's answers; ``workers`` students at a
+    time, each in its own process with its share of the cores."""
+    pending = [r for r in runs if not _scored(out, r, runs)]
+    pool, n = _pool(workers, len(pending))
+    clock.stage(f"step 4: train {len(runs)} students and score them on the test split"
+                + (f", {n} at a time" if n else ""))
+    if pool is None:
+        for run in runs:
+            clock.log(f"   {run.name}: " + _student_job(out, world, run, spec, _explains(run, runs)))
+    else:
+        with pool:
+            jobs = {pool.submit(_student_job, out, world, run, spec, _explains(run, runs)): run for run in pending}
+            for done in as_completed(jobs):
+                clock.log(f"   {jobs[done].name}: " + done.result())
+    clock.done(f"{len(runs)} students trained and scored")
+
+
+def _cost_run(runs: list[Run]) -> Run:
+    """The student whose rationale run, alone on the machine, is the report's cost row: AoTD, first seed."""
+    return next(r for r in runs if r.variant == "aotd")
+
+
+def _explains(run: Run, runs: list[Run]) -> bool:
+    """Whether ``run``'s job also writes and scores rationales (Table 7): the AoTD and unfiltered
+    students', except the cost run's, which ``_evaluate`` does on a quiet machine."""
+    return run.variant in ("aotd", "unfiltered") and run != _cost_run(runs)
+
+
+def _scored(out: Path, run: Run, runs: list[Run]) -> bool:
+    results = out / "results"
+    return (results / f"{run.name}.json").exists() and (
+        not _explains(run, runs) or (results / f"{run.name}.rationale.json").exists())
+
+
+def _student_job(out: Path, world: Path, run: Run, spec: DemoSize, explain: bool) -> str:
+    """Train ``run``'s student (unless trained), score its answers on the test split and, with
+    ``explain``, its rationales on the first ``spec.rationale_eval``; a line saying how it went."""
+    started = time.perf_counter()
+    trained = _train(out, world, run, spec)
+    took = time.perf_counter() - started
+    result = out / "results" / f"{run.name}.json"
+    _score(out, world, run, result)
+    if explain:
+        _score(out, world, run, out / "results" / f"{run.name}.rationale.json", spec.rationale_eval)
+    accuracy = json.loads(result.read_text())["accuracy"]["overall"]["accuracy"]
+    return (f"{trained}; test accuracy {accuracy:.3f} "
+            f"(train {took:.0f} s, score {time.perf_counter() - started - took:.0f} s)")
+
+
+def _score(out: Path, world: Path, run: Run, result: Path, rationales: int | None = None) -> None:
+    """``run``'s student on the test split (unless ``result`` exists): its answers, or with
+    ``rationales`` its answers and rationales on that many questions, the tower run on each
+    question's frames (the latency of a question about a new video)."""
+    from aotd.pipeline import evaluate
+    from aotd.runner import RunOptions
+
+    if result.exists():
+        return
+    test = _split(world, "test")
+    evaluate(test if rationales is None else test[:rationales], result, data=world,
+             model=out / "students" / run.name / "model", blind=run.blind, rationale=rationales is not None,
+             fresh_features=rationales is not None, run=RunOptions(progress=False))
+
+
+def _train(out: Path, world: Path, run: Run, spec: DemoSize) -> str:
     from aotd.config import DistillConfig, TrainConfig
     from aotd.distill.export import read_train_records
     from aotd.distill.students import build_student
@@ -270,10 +399,8 @@ def _train(out: Path, world: Path, run: Run, spec: DemoSize, clock: _Clock) -> N
     from aotd.distill.train import prepare, train, video_inputs
 
     folder = out / "students" / run.name
-    clock.stage(f"train the {run.variant} student, seed {run.seed}")
     if (folder / "model").exists():
-        clock.done("already trained")
-        return
+        return "already trained"
     # every variant and control: the same budget and settings (the λ sweep changes λ alone)
     settings = TrainConfig(epochs=spec.epochs, lr=2e-3, batch_size=16, seed=run.seed, checkpoint_every=50, lam=run.lam)
     student = build_student(DistillConfig(student="embedded", train=settings))
@@ -284,22 +411,21 @@ def _train(out: Path, world: Path, run: Run, spec: DemoSize, clock: _Clock) -> N
         black = student.prepare_frames(np.zeros((student.config.num_frames, *FRAME_SIZE, 3), np.uint8))
         loader = lambda r: black  # noqa: E731
     # training length chosen on the val split, by the same rule for every variant: the best epoch's weights
-    result = train(student, prepare(student, records, loader), folder, settings,
+    result = train(student, prepare(student, records, loader, progress=False), folder, settings, progress=False,
                    validate=_val_accuracy(world, loader if blind else None))
     (folder / "train.json").write_text(json.dumps(result, indent=2) + "\n")
     curve = " ".join(f"{v['score']:.3f}" for v in result.get("val_curve", []))
-    clock.done(f"{result['steps']} steps, final loss {result['final_loss']['loss'] if result['final_loss'] else '-'}; "
-               f"val accuracy by epoch {curve}, epoch {result.get('selected_epoch')} kept")
+    return (f"{result['steps']} steps, final loss {result['final_loss']['loss'] if result['final_loss'] else '-'}; "
+            f"val accuracy by epoch {curve}, epoch {result.get('selected_epoch')} kept")
 
 
 def _val_accuracy(world: Path, blind_loader: Callable | None) -> Callable:
     """The answer accuracy on the val split, as ``aotd eval`` scores the test split (the answer
     prompt, a generated reply, its option parsed); blind students see black frames here too."""
-    from aotd.data.loaders import load_dataset
     from aotd.eval.run import ANSWER_TOKENS
     from aotd.models.options import answer_prompt, parse_option
 
-    val = [s for s in load_dataset("star", world, split="val").samples if s.answer is not None and s.choice_texts]
+    val = [s for s in _split(world, "val") if s.answer is not None and s.choice_texts]
     if not val:
         raise AotdError(f"{world}: the val split has no multiple-choice questions to choose the training length on")
 
@@ -317,40 +443,32 @@ def _val_accuracy(world: Path, blind_loader: Callable | None) -> Callable:
 
 
 def _evaluate(out: Path, world: Path, runs: list[Run], spec: DemoSize, clock: _Clock) -> None:
+    """The agent on the test split, and the cost run's rationales alone on the machine (the
+    student jobs wrote the other students' rationales): these rows' latency and memory are the
+    report's cost comparison."""
+    from aotd.pipeline import evaluate
+
     results = out / "results"
-    results.mkdir(exist_ok=True)
     clock.stage("evaluate the agent on the test split")
-    _cli(["eval", "--traces", str(out / "agent_test.jsonl"), "--data", str(world), "--split", "test",
-          "--out", str(results / "agent.json")])
+    evaluate(_split(world, "test"), results / "agent.json", data=world, traces=out / "agent_test.jsonl")
     clock.done("agent scored")
-    for run in runs:
-        name, variant = run.name, run.variant
-        model = out / "students" / name / "model"
-        blind = ["--blind"] if run.blind else []
-        clock.stage(f"evaluate {name} on the test split")
-        if not (results / f"{name}.json").exists():
-            _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test", *blind,
-                  "--out", str(results / f"{name}.json")])
-        if variant in ("aotd", "unfiltered") and not (results / f"{name}.rationale.json").exists():
-            # the tower runs per question here: the report's cost row is a new video's real latency
-            _cli(["eval", "--model", str(model), "--data", str(world), "--split", "test", "--rationale",
-                  "--fresh-features", "--limit", str(spec.rationale_eval),
-                  "--out", str(results / f"{name}.rationale.json")])
-        summary = json.loads((results / f"{name}.json").read_text())
-        clock.done(f"accuracy {summary['accuracy']['overall']['accuracy']:.3f}")
+    run = _cost_run(runs)
+    clock.stage(f"rationales of {run.name} on {spec.rationale_eval} test questions, alone (the cost row)")
+    _score(out, world, run, results / f"{run.name}.rationale.json", spec.rationale_eval)
+    summary = json.loads((results / f"{run.name}.rationale.json").read_text())
+    clock.done(f"{summary['cost']['latency_s_mean']:.3f} s a question")
 
 
 def _controls(out: Path, world: Path, clock: _Clock) -> None:
     """What text alone answers on this world's test split: the text-only baseline, step 1's text
     prior and the most frequent answer position, each fit on the train split."""
-    from aotd.data.loaders import load_dataset
     from aotd.eval.text_only import answer_position_accuracy, text_only_accuracy
     from aotd.select.prior import PriorQA
 
     path = out / "controls.json"
     clock.stage("controls: what text alone answers")
     if not path.exists():
-        ds = load_dataset("star", world)
+        ds = _dataset(world)
         train, test = ds.by_split("train"), ds.by_split("test")
         prior = PriorQA.fit(train)
         hits = [prior.answer(None, s.question, s.choice_texts) == s.answer for s in test]  # type: ignore[arg-type]
@@ -360,10 +478,3 @@ def _controls(out: Path, world: Path, clock: _Clock) -> None:
         path.write_text(json.dumps(controls, indent=2) + "\n")
     controls = json.loads(path.read_text())
     clock.done(f"text-only {controls['text_only']['overall']:.3f}, step-1 prior {controls['step1_text_prior']:.3f}")
-
-
-def _cli(args: list[str]) -> None:
-    """``aotd ARGS`` in a fresh process (its peak memory is its own); its errors stop the demo."""
-    done = subprocess.run([sys.executable, "-m", "aotd.cli", *args], capture_output=True, text=True)
-    if done.returncode:
-        raise AotdError(f"aotd {' '.join(args)} failed:\n{(done.stderr or '')[-2000:]}")

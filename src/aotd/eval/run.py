@@ -39,7 +39,7 @@ from aotd.eval.grounding import (
 )
 from aotd.eval.metrics import accuracy_summary, normalized_match
 from aotd.models.options import parse_option
-from aotd.runner import RunReport, Shard, run_stage
+from aotd.runner import RunOptions, RunReport, run_stage
 from aotd.runner.memory import peak_memory_mb, reset_peak_memory
 
 ANSWER_TOKENS = 16  # a letter or a short phrase; generation stops at end-of-text before that
@@ -217,12 +217,13 @@ def summarize_rows(rows: Iterable[dict[str, Any]], *, expected: int | None = Non
     return out
 
 
-def run_eval(samples: list[QASample], stage: EvalStage, out: Path, *, shard: Shard | None = None, workers: int = 1,
-             progress: bool = True) -> tuple[RunReport, dict[str, Any]]:
+def run_eval(samples: list[QASample], stage: EvalStage, out: Path,
+             options: RunOptions | None = None) -> tuple[RunReport, dict[str, Any]]:
     """Evaluate every sample ``out`` does not hold yet; the report and the summary of ``out``."""
     if not samples:
         raise AotdError("no questions to evaluate: the split is empty (check --split and the dataset path)")
-    report = run_stage(stage, samples, out, shard=shard, workers=workers, progress=progress)
+    options = options or RunOptions()
+    report = run_stage(stage, samples, out, **options.stage_kwargs())
     ids = {s.sample_id for s in samples}
     rows = [r for r in read_jsonl(out) if r["sample_id"] in ids]
-    return report, summarize_rows(rows, expected=len(ids) if shard is None else report.items)
+    return report, summarize_rows(rows, expected=len(ids) if options.shard is None else report.items)

@@ -5,8 +5,8 @@ output, appends each record as one line as soon as it exists, and spreads the wo
 processes or Ray actors; ``merge`` joins the outputs of shards run on different machines.
 """
 
-from .core import RunReport, Shard, run_stage, timings_path
+from .core import RunOptions, RunReport, Shard, run_stage, timings_path
 from .jsonl import existing_records, merge_files
 from .stage import Stage
 
-__all__ = ["RunReport", "Shard", "Stage", "existing_records", "merge_files", "run_stage", "timings_path"]
+__all__ = ["RunOptions", "RunReport", "Shard", "Stage", "existing_records", "merge_files", "run_stage", "timings_path"]

@@ -57,6 +57,26 @@ class Shard:
         return f"{self.index}/{self.count}"
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a dataset-scale step runs, the same for every step (agent, cot, eval): which part of
+    the items (``shard``), how many processes or actors (``workers``) and where (``executor``),
+    the cache of tool outputs and LLM replies (``cache``; None: none), which failure classes to
+    redo (``retry``), and whether to draw a progress bar."""
+
+    shard: Shard | None = None
+    workers: int = 1
+    executor: str = "local"
+    cache: Path | None = None
+    retry: tuple[str, ...] = ()
+    progress: bool = True
+
+    def stage_kwargs(self) -> dict[str, Any]:
+        """``run_stage``'s keyword arguments (the cache belongs to the stage, not the runner)."""
+        return {"shard": self.shard, "workers": self.workers, "executor": self.executor, "retry": self.retry,
+                "progress": self.progress}
+
+
 @dataclass
 class RunReport:
     stage: str
