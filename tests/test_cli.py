@@ -51,6 +51,9 @@ def test_world_preview_writes_a_picture(world_dir: Path, tmp_path: Path, capsys)
         (["data", "stats", "--format", "bogus", "{tmp}"], "unknown dataset format 'bogus'"),
         (["data", "stats", "--format", "star", "{tmp}/missing"], "no such file"),
         (["data", "program", "{world}", "--id", "Nope_T1_1"], "no question with id 'Nope_T1_1'"),
+        (["agent", "--data", "{world}", "--set", "sandbox.timeout_s=0"], "field 'sandbox.timeout_s'"),
+        (["cot", "--traces", "{tmp}/t.jsonl", "--set", "cot.judge=nosuch"], "field 'cot.judge'"),
+        (["check-config", "configs/embedded.yaml", "--set", "tools"], "expected section.key=value"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, world_dir: Path, tmp_path: Path, capsys) -> None:
@@ -123,3 +126,16 @@ def test_agent_exec_bad_arguments_are_one_line(args, message, world_dir: Path, t
     code, _, err = run(["agent", "exec", "--video", str(video), *args, "--choices", "a", "b"], capsys)
     assert code == 2 and message in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_set_goes_into_the_records_provenance(world_dir: Path, tmp_path: Path, capsys) -> None:
+    """`--set` acts like an edited config file: its records carry another config digest, so a
+    run resumed with other settings is refused instead of mixing outputs."""
+    common = ["agent", "--data", str(world_dir), "--limit", "2", "--no-cache"]
+    assert run([*common, "--out", str(tmp_path / "a.jsonl")], capsys)[0] == 0
+    assert run([*common, "--out", str(tmp_path / "b.jsonl"), "--set", "sandbox.timeout_s=5"], capsys)[0] == 0
+    digests = [{json.loads(line)["provenance"]["config"] for line in (tmp_path / f"{n}.jsonl").read_text().splitlines()}
+               for n in "ab"]
+    assert len(digests[0]) == len(digests[1]) == 1 and digests[0] != digests[1]
+    code, _, err = run([*common, "--out", str(tmp_path / "a.jsonl"), "--set", "sandbox.timeout_s=5"], capsys)
+    assert code == 2 and "made with config" in err

@@ -50,3 +50,27 @@ def test_oracle_tools_are_refused_for_the_agent() -> None:
         build_toolset(ToolChoice(qa="prior"))
     with pytest.raises(AotdError, match="unknown detection candidate"):
         build_toolset(ToolChoice(detection="yolo"))
+
+
+def test_set_overrides_any_key_and_changes_the_digest(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    save_config(Config(), path)
+    cfg = load_config(path, ["distill.train.lam=0.5", "cot.judge=llm", "sandbox.isolate=false",
+                             "tools.models.owlv2.model=/weights/owlv2", "distill.train.lr=2e-3"])
+    assert cfg.distill.train.lam == 0.5 and cfg.cot.judge == "llm" and cfg.sandbox.isolate is False
+    assert cfg.tools.models["owlv2"].model == "/weights/owlv2" and cfg.distill.train.lr == 0.002
+    assert cfg.digest("cot") != load_config(path).digest("cot")  # records made under it are told apart
+    assert load_config(path, ["planner.kind=rules"]).digest() == load_config(path).digest()  # the default: no change
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ("distill.train.lam", "expected section.key=value"),
+    ("lam=0.5", "expected section.key=value"),
+    ("nosuch.key=1", "field 'nosuch'"),
+    ("cot.nosuch=1", "field 'cot.nosuch'"),
+    ("distill.train.lam=-1", "field 'distill.train.lam'"),
+    ("cot.judge.x=1", "cot.judge is a value, not a section"),
+])
+def test_bad_overrides_are_one_line_naming_the_key(item: str, message: str) -> None:
+    with pytest.raises(AotdError, match=message):
+        load_config(None, [item])

@@ -15,6 +15,9 @@ import typer
 
 from aotd.errors import AotdError
 
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="override a config value: section.key=value (e.g. distill.train.lam=0.5); repeatable")]
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="AoTD: verified chain-of-thought rationales for VideoQA, distilled into Video-LLMs.")
 world_app = typer.Typer(no_args_is_help=True, help="The embedded situated world.")
@@ -134,12 +137,13 @@ def _short(value: object, limit: int = 90) -> str:
 @app.command("check-config")
 def check_config_cmd(
     config: Annotated[Path, typer.Argument(help="a run config, e.g. configs/paper.yaml")],
+    set_: SetOpt = None,
 ) -> None:
     """Check a run config without loading any model: keys, candidates, LLM sections, label list, local paths."""
     from aotd.config import load_config
     from aotd.config_check import check_config
 
-    result = check_config(load_config(config))
+    result = check_config(load_config(config, set_ or ()))
     for role, model in result.models:
         typer.echo(f"  {role:<28} {model}")
     for note in result.notes:
@@ -155,6 +159,7 @@ def check_config_cmd(
 def select(
     data: Annotated[Path, typer.Option(help="a STAR-format dataset with annotations (e.g. a generated world)")],
     config: Annotated[Path | None, typer.Option(help="run config whose tools are to be chosen")] = None,
+    set_: SetOpt = None,
     split: Annotated[str, typer.Option(help="split to score on (the paper uses STAR train)")] = "train",
     limit: Annotated[int | None, typer.Option(help="first N questions (and their videos) only")] = None,
     out: Annotated[Path, typer.Option(help="folder for table1.{json,md} and the chosen config.yaml")] = Path("select"),
@@ -164,7 +169,7 @@ def select(
     from aotd.config import PlannerConfig, load_config
     from aotd.select import markdown, run_selection, write_outputs
 
-    cfg = load_config(config)
+    cfg = load_config(config, set_ or ())
     planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
     if cfg.planner.kind == "llm":
         planners[f"llm:{cfg.planner.model}"] = build_planner(cfg.planner)
@@ -217,6 +222,7 @@ RetryOpt = Annotated[list[str] | None, typer.Option(
 def agent(
     ctx: typer.Context,
     config: Annotated[Path | None, typer.Option(help="run config (default: configs/embedded.yaml values)")] = None,
+    set_: SetOpt = None,
     data: Annotated[Path | None, typer.Option(help="dataset folder or file (STAR format)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="dataset format")] = "star",
     split: Annotated[str, typer.Option(help="split to answer")] = "train",
@@ -238,7 +244,7 @@ def agent(
     from aotd.data.loaders import load_dataset
     from aotd.pipeline import agent as run_agent
 
-    cfg = load_config(config)
+    cfg = load_config(config, set_ or ())
     ds = load_dataset(fmt, data)
     samples = ds.by_split(split)
     if not samples:
@@ -256,6 +262,7 @@ def agent_exec(
     choices_flag: Annotated[bool, typer.Option("--choices", help="the options follow: --choices A B C D")] = False,
     choices: Annotated[list[str] | None, typer.Argument(help="the options", show_default=False)] = None,
     config: Annotated[Path | None, typer.Option(help="run config")] = None,
+    set_: SetOpt = None,
     start: Annotated[float | None, typer.Option(help="window start, seconds")] = None,
     end: Annotated[float | None, typer.Option(help="window end, seconds")] = None,
 ) -> None:
@@ -270,7 +277,7 @@ def agent_exec(
     from aotd.tools.clip import Clip
 
     source = _program_text(program)
-    cfg = load_config(config)
+    cfg = load_config(config, set_ or ())
     options = list(choices or [])
     try:
         sample = QASample(sample_id="cli", dataset="cli", split="cli", video=VideoInfo(video_id=video.stem, path=video),
@@ -322,6 +329,7 @@ def _program_text(program: Path) -> str:
 def cot(
     traces: Annotated[Path, typer.Option(help="step-2 trace records (JSONL)")],
     config: Annotated[Path | None, typer.Option(help="the run config the traces were made with")] = None,
+    set_: SetOpt = None,
     out: Annotated[Path, typer.Option(help="CoT records (JSONL, appended; reruns resume)")] = Path("cots.jsonl"),
     shard: ShardOpt = None,
     workers: WorkersOpt = 1,
@@ -335,7 +343,7 @@ def cot(
     from aotd.cot.stats import markdown
     from aotd.pipeline import cot as run_cot
 
-    report, table, bad = run_cot(traces, load_config(config), out,
+    report, table, bad = run_cot(traces, load_config(config, set_ or ()), out,
                                  _run_options(shard, workers, executor, retry, cache, no_cache))
     _warn(bad)
     typer.echo(json.dumps({"run": report.to_dict(), "skipped_lines": len(bad)}, indent=2))
@@ -407,6 +415,7 @@ def distill_build(
 def distill_train(
     train_file: Annotated[Path, typer.Option("--train", help="training records (aotd format)")],
     config: Annotated[Path | None, typer.Option(help="run config; its distill section picks the student")] = None,
+    set_: SetOpt = None,
     out: Annotated[Path, typer.Option(help="run folder: checkpoint, model/, history.jsonl, loss.png")] = Path("runs/aotd"),
     lam: Annotated[float | None, typer.Option("--lambda", help="weight of L_rationale (default: the config's)")] = None,
     no_cot: Annotated[bool, typer.Option("--no-cot", help="drop rationale records: the Instruct baseline")] = False,
@@ -418,7 +427,7 @@ def distill_train(
     from aotd.distill.students import build_student
     from aotd.distill.train import prepare, train, video_inputs
 
-    cfg = load_config(config)
+    cfg = load_config(config, set_ or ())
     bad: list = []
     records = read_train_records(train_file, bad)
     _warn(bad)
@@ -491,10 +500,12 @@ def evaluate(
         raise AotdError(f"{data}: split {split!r} has no questions")
     judge = None
     if judge_backend or judge_model:
+        from aotd.config import LLMConfig
         from aotd.eval.metrics import LLMScoreJudge
         from aotd.llm.build import build_backend
 
-        judge = LLMScoreJudge(build_backend(judge_backend, judge_model, judge_base_url, section="judge"))
+        llm = LLMConfig.parse("judge", backend=judge_backend, model=judge_model, base_url=judge_base_url)
+        judge = LLMScoreJudge(build_backend(llm, section="judge"))
     bad: list = []
     summary = run_evaluation(samples, out, data=data, model=model, traces=traces, rationale=rationale, blind=blind,
                              fresh_features=fresh_features, judge=judge, bad=bad,

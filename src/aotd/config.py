@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
 from aotd.errors import AotdError
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Section(BaseModel):
@@ -107,22 +110,36 @@ class ToolChoice(_Section):
         return spec
 
 
-class PlannerConfig(_Section):
-    kind: Literal["rules", "one-hop", "llm"] = "rules"
+class LLMConfig(_Section):
+    """One LLM a step talks to, the same keys wherever one is used: the planner (``planner``),
+    the converter and both judges (``cot``), and the eval judge (``aotd eval --judge-*``)."""
+
     backend: Literal["openai", "transformers"] | None = None
     model: str | None = None
     base_url: str | None = None
     api: Literal["chat", "completion"] = "chat"  # openai: /v1/chat/completions, or /v1/completions on a transcript
     temperature: float = 0.0
-    max_tokens: int = 768
-    timeout_s: float = Field(60.0, gt=0)  # openai: per request; then bounded retries with backoff
+    max_tokens: int = 1024
+    timeout_s: float = Field(120.0, gt=0)  # openai: per request; then bounded retries with backoff
     max_retries: int = Field(3, ge=0)
+
+    @classmethod
+    def parse(cls, section: str, **fields: Any) -> LLMConfig:
+        """An LLM from flags (the eval judge's), an invalid value named as ``section.key``."""
+        return validated(cls, {k: v for k, v in fields.items() if v is not None}, where="", section=section + ".")
+
+
+class PlannerConfig(LLMConfig):
+    kind: Literal["rules", "one-hop", "llm"] = "rules"
+    max_tokens: int = 768
+    timeout_s: float = Field(60.0, gt=0)
 
     _LATER: ClassVar[tuple[str, ...]] = ("api", "timeout_s", "max_retries")
 
 
-class CotConfig(_Section):
-    """Step 3: who writes rationales, who judges them, and the LLM both use when asked."""
+class CotConfig(LLMConfig):
+    """Step 3: who writes rationales, who judges them, and the LLM both use when asked (its
+    ``max_tokens``: a verbose rationale keeps every box, 32 boxes alone are ~500 tokens)."""
 
     # program: the program's reasoning and the tool facts it used, short (the embedded default);
     # rules: every tool call and output, verbose; llm: the paper's LLM conversion
@@ -130,14 +147,6 @@ class CotConfig(_Section):
     judge: Literal["rules", "llm"] = "rules"  # stage (ii)
     answer_judge: Literal["normalized", "llm"] = "normalized"  # stage (i), open-ended questions only
     judge_all: bool = False  # also judge rationales whose answer is wrong (for filtering ablations)
-    backend: Literal["openai", "transformers"] | None = None
-    model: str | None = None
-    base_url: str | None = None
-    temperature: float = 0.0
-    max_tokens: int = 1024  # a rationale keeps every box: 32 boxes alone are ~500 tokens
-    timeout_s: float = Field(120.0, gt=0)  # per request; then bounded retries with backoff
-    max_retries: int = Field(3, ge=0)
-    api: Literal["chat", "completion"] = "chat"  # openai: /v1/chat/completions, or /v1/completions on a transcript
 
     _LATER: ClassVar[tuple[str, ...]] = ("api",)
 
@@ -183,7 +192,41 @@ AGENT_SECTIONS = ("tools", "planner", "sandbox")
 COT_SECTIONS = (*AGENT_SECTIONS, "cot")
 
 
-def load_config(path: str | Path | None) -> Config:
+def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> Config:
+    """The config in ``path`` (None: the defaults) with ``overrides`` (``--set``) applied on top."""
+    config = _load_file(path)
+    return apply_overrides(config, overrides) if overrides else config
+
+
+def apply_overrides(config: Config, overrides: Sequence[str]) -> Config:
+    """``section.key=value`` assignments on top of ``config``, validated as a file is.
+
+    The value is read as YAML (``0.5``, ``true``, ``null``, ``[a, b]``; anything else stays a
+    string), so ``--set distill.train.lam=0.5 --set cot.judge=llm`` works on every command that
+    takes a config, and changes the digest its records carry like an edited file would.
+    """
+    data = config.model_dump()
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) < 2 or not all(parts):
+            raise AotdError(f"--set {item!r}: expected section.key=value, e.g. --set distill.train.lam=0.5 "
+                            f"(sections: {', '.join(Config.model_fields)})")
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict):
+                raise AotdError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is a value, not a section")
+        try:
+            node[parts[-1]] = yaml.safe_load(text) if text.strip() else text
+        except yaml.YAMLError:
+            node[parts[-1]] = text
+    return validated(Config, data, where="--set: ")
+
+
+def _load_file(path: str | Path | None) -> Config:
     if path is None:
         return Config()
     path = Path(path)
@@ -195,12 +238,16 @@ def load_config(path: str | Path | None) -> Config:
         raise AotdError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     except UnicodeDecodeError as exc:
         raise AotdError(f"{path}: not UTF-8 text (byte {exc.start}); save the config as UTF-8") from None
+    return validated(Config, raw, where=f"{path}: ")
+
+
+def validated(model: type[_M], data: Any, *, where: str, section: str = "") -> _M:
+    """``model`` from ``data``; else one line naming the first bad field (``where`` says whence)."""
     try:
-        return Config.model_validate(raw)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise AotdError(f"{path}: field '{where}': {first['msg']}") from None
+        raise AotdError(f"{where}field '{section}{'.'.join(str(p) for p in first['loc'])}': {first['msg']}") from None
 
 
 def save_config(config: Config, path: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aotd.config import Config, CotConfig, PlannerConfig
+from aotd.config import Config, LLMConfig
 from aotd.errors import AotdError
 
 NEEDS_LABELS = ("xclip", "video-llm")  # recognizers that choose from a label list
@@ -45,12 +45,12 @@ def _model(check: Check, role: str, key: str, model: str | None) -> None:
                                 "or use a hub id")
 
 
-def _llm(check: Check, section: str, role: str, cfg: PlannerConfig | CotConfig) -> None:
+def _llm(check: Check, section: str, role: str, cfg: LLMConfig) -> None:
     """The section names a backend that can be built (the same rules the run applies)."""
     from aotd.llm.build import build_backend
 
     try:
-        backend = build_backend(cfg.backend, cfg.model, cfg.base_url, section=section, api=cfg.api)
+        backend = build_backend(cfg, section=section)
     except AotdError as exc:
         check.errors.append(str(exc))
         return
@@ -75,7 +75,7 @@ def check_config(cfg: Config) -> Check:
         check.run(f"tools.candidates.{sub}", registry.step1_candidates, sub, tools)
     for sub in tools.SUBTASKS:
         name = getattr(tools, sub)
-        if name in registry.HF_CANDIDATES:
+        if registry.is_transformers(sub, name):
             _model(check, f"{sub} ({name})", f"tools.models.{name}.model", tools.model_spec(name).model)
     recognizers = {tools.recognition, *(tools.candidates.recognition or [])}
     if tools.labels is None and tools.recognition in NEEDS_LABELS:

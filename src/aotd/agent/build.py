@@ -24,9 +24,7 @@ def build_planner(cfg: PlannerConfig, cache_dir: Path | None = None):  # -> Plan
     from aotd.agent.planner import LLMPlanner
     from aotd.llm.build import build_backend
 
-    http = {"timeout_s": cfg.timeout_s, "max_retries": cfg.max_retries} if cfg.backend == "openai" else {}
-    backend = build_backend(cfg.backend, cfg.model, cfg.base_url, section="planner", cache_dir=cache_dir, api=cfg.api,
-                            **http)
+    backend = build_backend(cfg, section="planner", cache_dir=cache_dir)
     return LLMPlanner(backend, temperature=cfg.temperature, max_tokens=cfg.max_tokens)
 
 

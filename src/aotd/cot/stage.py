@@ -82,10 +82,7 @@ class CotStage:
         if "llm" in (c.converter, c.judge, c.answer_judge):
             from aotd.llm.build import build_backend
 
-            backend = build_backend(c.backend, c.model, c.base_url, section="cot",
-                                    cache_dir=None if self.cache_dir is None else self.cache_dir / "llm", api=c.api,
-                                    **({"timeout_s": c.timeout_s, "max_retries": c.max_retries}
-                                       if c.backend == "openai" else {}))
+            backend = build_backend(c, section="cot", cache_dir=None if self.cache_dir is None else self.cache_dir / "llm")
         if backend is not None:
             from aotd.cot.llm import LLMAnswerJudge, LLMConverter, LLMQualityJudge
 

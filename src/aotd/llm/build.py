@@ -1,22 +1,21 @@
-"""One way to turn a config's (backend, model, base_url, api) into a backend, for every stage."""
+"""One way to turn an ``LLMConfig`` into a backend, for every stage."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from aotd.config import LLMConfig
 from aotd.errors import AotdError
 from aotd.llm.base import CachedBackend, LLMBackend, ReplyCache
 
 
-def build_backend(backend: str | None, model: str | None, base_url: str | None, *, section: str,
-                  cache_dir: Path | None = None, api: str = "chat", **http: Any) -> LLMBackend:
-    """The backend a config section names; replies cached under ``cache_dir`` when given.
+def build_backend(llm: LLMConfig, *, section: str, cache_dir: Path | None = None) -> LLMBackend:
+    """The backend an ``LLMConfig`` names; replies cached under ``cache_dir`` when given.
 
-    ``section`` ("planner", "cot") only makes the error messages point at the right keys;
-    ``api`` (chat or completion) and ``http`` (``timeout_s``, ``max_retries``) go to the
-    OpenAI-compatible client.
+    ``section`` ("planner", "cot", "judge") only makes the error messages point at the right
+    keys; ``api``, ``timeout_s`` and ``max_retries`` go to the OpenAI-compatible client.
     """
+    backend, model, base_url, api = llm.backend, llm.model, llm.base_url, llm.api
     if not model:
         raise AotdError(f"{section}.model is required when {section} uses an LLM")
     if api not in ("chat", "completion"):
@@ -27,7 +26,8 @@ def build_backend(backend: str | None, model: str | None, base_url: str | None, 
 
         if not base_url:
             raise AotdError(f"{section}.base_url is required for {section}.backend: openai")
-        built = OpenAICompatibleBackend(base_url, model, api=api, **http)  # type: ignore[arg-type]
+        built = OpenAICompatibleBackend(base_url, model, api=api, timeout_s=llm.timeout_s,  # type: ignore[arg-type]
+                                        max_retries=llm.max_retries)
     elif backend == "transformers":
         from aotd.llm.hf import TransformersBackend
 

@@ -132,7 +132,7 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
                     reference=True))
     update: dict[str, Any] = {"detection": best_det, "grounding": _best(rows, "grounding"), "recognition": best_rec,
               "qa": _best(rows, "qa")}
-    if config.tools.labels is None and best_rec not in registry.HF_RECOGNIZERS:
+    if config.tools.labels is None and not registry.is_transformers("recognition", best_rec):
         update["labels"] = None  # only a label-list recognizer needs the class folder scoring filled in
     tools = tools.model_copy(update=update)
     chosen = config.model_copy(update={"tools": tools})

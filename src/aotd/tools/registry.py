@@ -1,11 +1,12 @@
-"""Candidates per sub-task, by name, and the toolset a config asks for.
+"""Candidates per sub-task, by name, in one typed table, and the toolset a config asks for.
 
-Two kinds of candidate:
+``CANDIDATES`` maps (sub-task, name) to a ``Candidate``: its kind and how it is built for a
+config. Two kinds:
 
 * embedded ones read the rendered world's pixels (``color``, ``cnn``, ``motion``, ``clip-cnn``,
-  ``presence``, ``visual``). Trained ones load from the user cache and train themselves when
-  missing, so construction is lazy and each model is loaded once per process (grounding and
-  recognition share the ``clip-cnn`` instance);
+  ``presence``, ``visual``). Trained ones load their shipped weights, so construction is lazy
+  and each model is loaded once per process (grounding and recognition share the ``clip-cnn``
+  instance);
 * transformers ones are the paper's models (``aotd.tools.hf``): ``owl-vit``, ``owlv2`` and
   ``grounding-dino`` detect, ``clip-window`` and ``video-llm`` ground, ``xclip`` and ``video-llm``
   recognise, ``video-llm`` answers. ``tools.models.<name>`` says where each one's weights are
@@ -13,67 +14,117 @@ Two kinds of candidate:
   Video-LLM serves every role it is named for.
 
 Step 1 scores the names in ``tools.candidates`` (default: the embedded ones); the agent builds
-its ``ToolAPI`` from the names its config chose.
+its ``ToolAPI`` from the names its config chose. A new tool is one ``register`` call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aotd.config import ToolChoice
 from aotd.errors import AotdError
 from aotd.tools.api import ToolAPI
 
 
-def _color() -> Any:
-    from aotd.tools.embedded.color_detector import ColorDetector
+@dataclass(frozen=True)
+class Candidate:
+    """A model that can serve a sub-task: what kind it is and how it is built for a config.
 
-    return ColorDetector()
+    ``build`` takes the run's ``ToolChoice`` (its ``models`` and ``labels`` for transformers
+    ones; a QA candidate reads the ``detection`` and ``recognition`` it answers through)."""
+
+    subtask: Literal["detection", "grounding", "recognition", "qa"]
+    name: str
+    kind: Literal["embedded", "transformers"]
+    build: Callable[[ToolChoice], Any]
 
 
-def _cnn() -> Any:
+CANDIDATES: dict[tuple[str, str], Candidate] = {}  # (sub-task, name) -> candidate, in the order step 1 lists them
+
+
+def register(candidate: Candidate) -> None:
+    """Add a candidate to the table (a name is registered once per sub-task)."""
+    key = (candidate.subtask, candidate.name)
+    if key in CANDIDATES:
+        raise AotdError(f"{candidate.subtask} candidate {candidate.name!r} is registered twice")
+    CANDIDATES[key] = candidate
+
+
+# --- embedded: one instance per process (grounding and recognition share an action model) ----
+@cache
+def _embedded_detector(name: str) -> Any:
+    if name == "color":
+        from aotd.tools.embedded.color_detector import ColorDetector
+
+        return ColorDetector()
     from aotd.tools.embedded.cnn_detector import CNNDetector
 
     return CNNDetector.load()
 
 
-def _motion() -> Any:
-    from aotd.tools.embedded.motion import MotionRecognizer
+@cache
+def action_model(name: str) -> Any:
+    """An embedded recognizer-and-grounder (``motion``, ``clip-cnn``)."""
+    if name == "motion":
+        from aotd.tools.embedded.motion import MotionRecognizer
 
-    return MotionRecognizer()
-
-
-def _clip_cnn() -> Any:
+        return MotionRecognizer()
     from aotd.tools.embedded.clip_classifier import ClipClassifier
 
     return ClipClassifier.load()
 
 
-# embedded candidates (step 1's default candidates; tests narrow these tables)
-DETECTORS: dict[str, Callable[[], Any]] = {"color": _color, "cnn": _cnn}
-ACTION_MODELS: dict[str, Callable[[], Any]] = {"motion": _motion, "clip-cnn": _clip_cnn}
-QA_MODELS = ("presence", "visual")
+def forget_embedded() -> None:
+    """Drop the embedded models loaded so far, with the per-frame outputs they keep: the next
+    call loads them afresh (a benchmark's runs must not share what an earlier one computed)."""
+    _embedded_detector.cache_clear()
+    action_model.cache_clear()
 
-# transformers candidates, per sub-task
-HF_DETECTORS = ("owl-vit", "owlv2", "grounding-dino")
-HF_GROUNDERS = ("clip-window", "video-llm")
-HF_RECOGNIZERS = ("xclip", "video-llm")
-HF_QA = ("video-llm",)
-HF_CANDIDATES = ("owl-vit", "owlv2", "grounding-dino", "xclip", "clip-window", "video-llm")
-HF_SUBTASKS = {"detection": HF_DETECTORS, "grounding": HF_GROUNDERS, "recognition": HF_RECOGNIZERS, "qa": HF_QA}
+
+def _embedded_qa(name: str, choice: ToolChoice) -> Any:
+    from aotd.tools.embedded.qa import PresenceQA, VisualQA
+
+    seen = detector(choice.detection, choice)
+    return PresenceQA(seen) if name == "presence" else VisualQA(seen, recognizer(choice.recognition, choice))
+
+
+for _name in ("color", "cnn"):
+    register(Candidate("detection", _name, "embedded", lambda c, n=_name: _embedded_detector(n)))
+for _sub in ("grounding", "recognition"):
+    for _name in ("motion", "clip-cnn"):
+        register(Candidate(_sub, _name, "embedded", lambda c, n=_name: action_model(n)))  # type: ignore[arg-type]
+for _name in ("presence", "visual"):
+    register(Candidate("qa", _name, "embedded", lambda c, n=_name: _embedded_qa(n, c)))
+
+# --- transformers: the paper's models, built per (role, settings), one model per checkpoint -----
+for _sub, _names in (("detection", ("owl-vit", "owlv2", "grounding-dino")), ("grounding", ("clip-window", "video-llm")),
+                     ("recognition", ("xclip", "video-llm")), ("qa", ("video-llm",))):
+    for _name in _names:
+        register(Candidate(_sub, _name, "transformers", lambda c, s=_sub, n=_name: _hf(s, n, c)))  # type: ignore[arg-type]
+
+
+def candidates(subtask: str, kind: str | None = None) -> tuple[str, ...]:
+    """Every name ``subtask`` accepts (of one ``kind`` when given), in the table's order."""
+    return tuple(c.name for c in CANDIDATES.values() if c.subtask == subtask and kind in (None, c.kind))
+
 
 def embedded(subtask: str) -> tuple[str, ...]:
-    """The embedded candidates of ``subtask`` (read when called, so narrowed tables count)."""
-    table = {"detection": DETECTORS, "grounding": ACTION_MODELS, "recognition": ACTION_MODELS}.get(subtask, QA_MODELS)
-    return tuple(table)
+    """The embedded candidates of ``subtask``: step 1's default."""
+    return candidates(subtask, "embedded")
 
 
-def candidates(subtask: str) -> tuple[str, ...]:
-    """Every name ``subtask`` accepts."""
-    return (*embedded(subtask), *HF_SUBTASKS[subtask])
+def is_transformers(subtask: str, name: str) -> bool:
+    candidate = CANDIDATES.get((subtask, name))
+    return candidate is not None and candidate.kind == "transformers"
+
+
+def transformers_names() -> tuple[str, ...]:
+    """The transformers candidates' names, each once (``tools.models`` keys)."""
+    return tuple(dict.fromkeys(c.name for c in CANDIDATES.values() if c.kind == "transformers"))
 
 
 def step1_candidates(subtask: str, choice: ToolChoice | None = None) -> tuple[str, ...]:
@@ -91,57 +142,31 @@ def step1_candidates(subtask: str, choice: ToolChoice | None = None) -> tuple[st
     return tuple(listed)
 
 
-# --- embedded ------------------------------------------------------------------------------
-@cache
-def _embedded_detector(name: str) -> Any:
-    return DETECTORS[name]()
-
-
-@cache
-def action_model(name: str) -> Any:
-    """An embedded recognizer-and-grounder (``motion``, ``clip-cnn``)."""
-    return _pick(ACTION_MODELS, name, "grounding/recognition")()
-
-
-def forget_embedded() -> None:
-    """Drop the embedded models loaded so far, with the per-frame outputs they keep: the next
-    call loads them afresh (a benchmark's runs must not share what an earlier one computed)."""
-    _embedded_detector.cache_clear()
-    action_model.cache_clear()
-
-
 # --- by sub-task -----------------------------------------------------------------------------
-def _tool(subtask: str, name: str, choice: ToolChoice | None) -> Any:
-    """The candidate ``name`` of a perception sub-task: embedded (cached), or transformers per ``choice``."""
-    if name in embedded(subtask):
-        return _embedded_detector(name) if subtask == "detection" else action_model(name)
-    if name in HF_SUBTASKS[subtask]:
-        return _hf(subtask, name, choice or ToolChoice())
-    raise _unknown(subtask, name)
+def tool(subtask: str, name: str, choice: ToolChoice | None = None) -> Any:
+    """Candidate ``name`` of ``subtask``, built for ``choice`` (default settings when None)."""
+    candidate = CANDIDATES.get((subtask, name))
+    if candidate is None:
+        raise _unknown(subtask, name)
+    return candidate.build(choice or ToolChoice())
 
 
 def detector(name: str, choice: ToolChoice | None = None) -> Any:
-    return _tool("detection", name, choice)
+    return tool("detection", name, choice)
 
 
 def grounder(name: str, choice: ToolChoice | None = None) -> Any:
-    return _tool("grounding", name, choice)
+    return tool("grounding", name, choice)
 
 
 def recognizer(name: str, choice: ToolChoice | None = None) -> Any:
-    return _tool("recognition", name, choice)
+    return tool("recognition", name, choice)
 
 
 def qa_model(name: str, *, detection: str, recognition: str, choice: ToolChoice | None = None) -> Any:
-    from aotd.tools.embedded.qa import PresenceQA, VisualQA
-
-    if name == "presence":
-        return PresenceQA(detector(detection, choice))
-    if name == "visual":
-        return VisualQA(detector(detection, choice), recognizer(recognition, choice))
-    if name in HF_QA:
-        return _hf("qa", name, choice or ToolChoice())
-    raise _unknown("qa", name)
+    """QA candidate ``name``, answering through the ``detection`` and ``recognition`` candidates."""
+    return tool("qa", name, (choice or ToolChoice()).model_copy(update={"detection": detection,
+                                                                        "recognition": recognition}))
 
 
 def check_choice(choice: ToolChoice) -> None:
@@ -158,9 +183,10 @@ def check_choice(choice: ToolChoice) -> None:
 
 def check_models(choice: ToolChoice) -> None:
     """Every ``tools.models`` key names a transformers candidate (a misspelt one fails before any work)."""
+    known = transformers_names()
     for key in choice.models:
-        if key not in HF_CANDIDATES:
-            raise AotdError(f"tools.models.{key}: not a transformers candidate; use one of {', '.join(HF_CANDIDATES)}")
+        if key not in known:
+            raise AotdError(f"tools.models.{key}: not a transformers candidate; use one of {', '.join(known)}")
 
 
 def build_toolset(choice: ToolChoice) -> ToolAPI:
@@ -172,12 +198,6 @@ def build_toolset(choice: ToolChoice) -> ToolAPI:
         recognizer(choice.recognition, choice),
         qa_model(choice.qa, detection=choice.detection, recognition=choice.recognition, choice=choice),
     )
-
-
-def _pick(table: dict[str, Callable[[], Any]], name: str, what: str) -> Callable[[], Any]:
-    if name not in table:
-        raise AotdError(f"unknown {what} candidate {name!r}; known: {', '.join(table)}")
-    return table[name]
 
 
 def _unknown(subtask: str, name: str) -> AotdError:

@@ -47,13 +47,17 @@ def situation_boxes(situation: Situation, classes: StarClasses) -> list[tuple[st
 
 
 def annotated_keyframes(world_dir: str | Path, split: str | None = None, limit: int | None = None) -> list[KeyFrames]:
-    """Key frames of the first ``limit`` questions of ``split`` (all splits if None), per video."""
+    """Key frames of the first ``limit`` videos of ``split`` (all splits if None) in id order,
+    as step 1's other scorers take their videos: every key frame any question of a video has."""
     world = Path(world_dir)
     samples = load_dataset("star", world, split=split).samples
     classes = StarClasses.load(world / "annotations" / "classes")
     per_video: dict[str, dict[int, dict[str, BoxTuple]]] = defaultdict(dict)
     paths: dict[str, Path] = {}
-    for sample in samples[:limit]:
+    chosen = set(sorted({s.video.video_id for s in samples if s.video.path is not None})[:limit])
+    for sample in samples:
+        if sample.video.video_id not in chosen:
+            continue
         if sample.video.path is None:
             continue
         paths[sample.video.video_id] = sample.video.path

@@ -14,8 +14,8 @@ from aotd.tools import registry
 @pytest.fixture
 def light_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hand-built candidates only, so the test does not train the CNNs (benchmarks do)."""
-    monkeypatch.setattr(registry, "DETECTORS", {"color": registry._color})
-    monkeypatch.setattr(registry, "ACTION_MODELS", {"motion": registry._motion})
+    monkeypatch.setattr(registry, "CANDIDATES", {k: c for k, c in registry.CANDIDATES.items()
+                                                 if c.name not in ("cnn", "clip-cnn")})
 
 
 def test_selection_scores_every_subtask_and_writes_a_config(world_dir: Path, tmp_path: Path, light_candidates) -> None:

@@ -169,7 +169,7 @@ def test_real_format_records_with_their_class_files():
     from aotd.data.loaders import load_dataset
     from aotd.data.loaders.star import class_folder
 
-    root = Path(__file__).parent / "fixtures" / "star"
+    root = Path(__file__).parents[1] / "fixtures" / "star"
     classes = StarClasses.load(class_folder(root))
     samples = {s.sample_id: s for s in load_dataset("star", root).samples}
     for qid in ("Interaction_T1_13", "Interaction_T2_3003", "Sequence_T1_1035", "Feasibility_T1_55"):

@@ -171,9 +171,9 @@ def test_config_api_reaches_the_backend_and_keeps_old_digests(server: FakeServer
     inner = planner.backend.backend
     assert (inner.api, inner.max_retries, inner._client.timeout.read) == ("completion", 0, 0.5)
     cot = CotConfig(converter="llm", backend="openai", model="m", base_url=server.url, api="completion")
-    assert build_backend(cot.backend, cot.model, cot.base_url, section="cot", api=cot.api).name == "openai-completion"
+    assert build_backend(cot, section="cot").name == "openai-completion"
     with pytest.raises(AotdError, match="planner.api"):
-        build_backend("transformers", "some/model", None, section="planner", api="completion")
+        build_backend(PlannerConfig(backend="transformers", model="some/model", api="completion"), section="planner")
     # a field at its default is left out of the dump, so configs (and records) from before it keep their digest
     dump = Config().model_dump()
     assert set(dump["planner"]) == {"kind", "backend", "model", "base_url", "temperature", "max_tokens"}

@@ -273,7 +273,7 @@ def test_seven_b_configs_match_the_published_models(arch: str, billions: float, 
 
 
 def test_gpu_benchmark_runs_on_tiny_configs(capsys: pytest.CaptureFixture[str]) -> None:
-    path = Path(__file__).parent.parent / "benchmarks" / "hf_students_gpu.py"
+    path = Path(__file__).parents[2] / "benchmarks" / "hf_students_gpu.py"
     spec = importlib.util.spec_from_file_location("hf_students_gpu", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

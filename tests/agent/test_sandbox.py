@@ -1,6 +1,6 @@
 """The planner-program sandbox: a corpus of hostile programs, real planner programs, the process boundary.
 
-Each file in tests/sandbox_corpus/ is one program whose first line says how it must end
+Each file in tests/agent/sandbox_corpus/ is one program whose first line says how it must end
 (``# expect: <kind>`` or ``# expect: ok``). The tools below are test doubles of the vision tools;
 the sandbox itself is real.
 """

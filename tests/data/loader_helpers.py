@@ -13,7 +13,7 @@ import pytest
 from aotd.data.schema import Dataset, QASample
 from aotd.errors import DataError
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def fail(call: Callable[[], Any]) -> DataError:

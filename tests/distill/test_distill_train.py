@@ -126,7 +126,7 @@ def test_two_cpu_processes_with_ddp_agree_on_the_weights(tmp_path: Path) -> None
 def test_accelerate_configs_load_with_accelerate_itself() -> None:
     from accelerate.commands.config.config_args import load_config_from_file
 
-    root = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
+    root = Path(__file__).resolve().parents[2] / "configs" / "accelerate"
     kinds = {f.stem: str(load_config_from_file(str(f)).distributed_type) for f in root.glob("*.yaml")}
     assert kinds == {"ddp": "DistributedType.MULTI_GPU", "ddp_cpu": "DistributedType.MULTI_CPU",
                      "fsdp": "DistributedType.FSDP", "deepspeed_zero2": "DistributedType.DEEPSPEED",
