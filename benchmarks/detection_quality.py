@@ -23,7 +23,7 @@ from aotd.tools.clip import Clip
 from aotd.tools.embedded.cnn_detector import CNNDetector
 from aotd.tools.embedded.color_detector import ColorDetector
 from aotd.world.generate import WorldConfig, generate_world
-from aotd.world.keyframes import DETECTABLE
+from aotd.world.keyframes import DETECTABLE, annotated_keyframes
 from aotd.world.render import parse_noise
 
 
@@ -54,7 +54,7 @@ def main() -> None:
         world = Path(tmp) / "world"
         generate_world(WorldConfig(out=world, videos=args.videos, seed=args.seed, noise=parse_noise(args.noise),
                                    workers=args.workers), progress=False)
-        results = [(evaluate_detector(d, world, split=None), one_query_ms(d, world)) for d in detectors]
+        results = [(evaluate_detector(d, annotated_keyframes(world)), one_query_ms(d, world)) for d in detectors]
     first = results[0][0]
     print(f"world: {args.videos} videos, seed {args.seed}, noise {args.noise}; "
           f"{first['frames']} key frames, {first['pairs']} (frame, class) pairs; CNN load {load_s:.1f} s")

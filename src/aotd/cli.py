@@ -165,16 +165,11 @@ def select(
     out: Annotated[Path, typer.Option(help="folder for table1.{json,md} and the chosen config.yaml")] = Path("select"),
 ) -> None:
     """Step 1: score every candidate per sub-task (paper Table 1) and write the chosen toolset."""
-    from aotd.agent.build import build_planner
-    from aotd.config import PlannerConfig, load_config
-    from aotd.select import markdown, run_selection, write_outputs
+    from aotd.config import load_config
+    from aotd.pipeline import select as run_selection
+    from aotd.select import markdown
 
-    cfg = load_config(config, set_ or ())
-    planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
-    if cfg.planner.kind == "llm":
-        planners[f"llm:{cfg.planner.model}"] = build_planner(cfg.planner)
-    rows, chosen = run_selection(data, cfg, split=split, limit=_limit(limit), planners=planners)
-    write_outputs(rows, chosen, out)
+    rows, chosen = run_selection(load_config(config, set_ or ()), data, out, split=split, limit=_limit(limit))
     typer.echo(markdown(rows))
     typer.echo(f"chosen tools: {chosen.tools.model_dump()} -> {out / 'config.yaml'}")
 
@@ -397,17 +392,16 @@ def distill_build(
     """Answer records for every labelled sample, rationale records for the CoTs that pass the filter."""
     from aotd.data.loaders import load_dataset
     from aotd.data.records import CotRecord, read_records
-    from aotd.distill.build import build_records, summary
-    from aotd.distill.export import export
+    from aotd.distill.build import summary
+    from aotd.pipeline import build
 
     if cot_filter not in ("verified", "answer", "none"):
         raise AotdError(f"--cot-filter {cot_filter!r}: expected verified, answer or none")
     samples = load_dataset(data_format, data, split=split, video_root=video_root).samples
     bad: list = []
-    records = build_records(samples, [] if no_cot else read_records(cots, CotRecord, bad), cot_filter=cot_filter,  # type: ignore[arg-type]
-                            no_cot=no_cot, source=str(data))
+    records, written = build(samples, [] if no_cot else read_records(cots, CotRecord, bad), out, fmt=fmt,
+                             cot_filter=cot_filter, no_cot=no_cot, source=str(data))
     _warn(bad)
-    written = export(records, out, fmt)
     typer.echo(json.dumps({**summary(records), "written": [str(p) for p in written], "skipped_lines": len(bad)}))
 
 
@@ -424,8 +418,7 @@ def distill_train(
     """Train the configured student with L = L_label + λ·L_rationale; rerun the same command to resume."""
     from aotd.config import load_config
     from aotd.distill.export import read_train_records
-    from aotd.distill.students import build_student
-    from aotd.distill.train import prepare, train, video_inputs
+    from aotd.pipeline import train
 
     cfg = load_config(config, set_ or ())
     bad: list = []
@@ -435,11 +428,8 @@ def distill_train(
         records = [r for r in records if r.kind == "answer"]
     settings = cfg.distill.train.model_copy(update={k: v for k, v in (("lam", lam), ("max_steps", max_steps))
                                                     if v is not None})
-    student = build_student(cfg.distill)
-    examples = prepare(student, records, video_inputs(student))
-    result = train(student, examples, out, settings)
-    typer.echo(json.dumps({"student": student.name, "records": len(records), "skipped_lines": len(bad),
-                           "rationale_records": sum(r.kind == "rationale" for r in records), **result}, indent=2))
+    result = train(cfg.distill.model_copy(update={"train": settings}), records, out)
+    typer.echo(json.dumps({**result, "skipped_lines": len(bad)}, indent=2))
 
 
 @distill_app.command("generate")
@@ -539,7 +529,7 @@ def report(
     out: Annotated[Path | None, typer.Option(help="report folder (default: <runs>/report)")] = None,
 ) -> None:
     """Write the report (Markdown + HTML, tables and plots) of a demo run."""
-    from aotd.report import write_report
+    from aotd.pipeline import report as write_report
 
     folder = write_report(runs, out or runs / "report")
     typer.echo(f"wrote {folder / 'README.md'} and {folder / 'index.html'}")

@@ -124,7 +124,7 @@ def _run(out: Path, spec: DemoSize, size: str, seeds: int, seed: int, workers: i
     _students(out, world, runs, spec, workers, clock)
     _evaluate(out, world, runs, spec, clock)
     _controls(out, world, clock)
-    from aotd.report import write_report
+    from aotd.pipeline import report as write_report
 
     clock.stage("report")
     report = write_report(out, out / "report")
@@ -199,17 +199,13 @@ def _world(out: Path, spec: DemoSize, seed: int, workers: int, clock: _Clock) ->
 
 
 def _select(out: Path, world: Path, spec: DemoSize, clock: _Clock):  # noqa: ANN202 - Config, imported lazily
-    from aotd.agent.build import build_planner
-    from aotd.config import PlannerConfig, load_config
-    from aotd.select import run_selection, write_outputs
+    from aotd.config import load_config
+    from aotd.pipeline import select
 
     selected = out / "select" / "config.yaml"
     clock.stage(f"step 1: select tools on {spec.select_questions} train questions (Table 1)")
     if not selected.exists():
-        planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
-        rows, chosen = run_selection(world, load_config(None), split="train", limit=spec.select_questions,
-                                     planners=planners)
-        write_outputs(rows, chosen, out / "select")
+        select(load_config(None), world, out / "select", split="train", limit=spec.select_questions)
     clock.log((out / "select" / "table1.md").read_text())
     clock.done(f"chosen config: {selected}")
     return load_config(selected)
@@ -245,8 +241,9 @@ def _agent_and_cot(out: Path, world: Path, cfg, spec: DemoSize, workers: int, cl
 
 def _build(out: Path, world: Path, spec: DemoSize, clock: _Clock) -> None:
     from aotd.data.records import CotRecord, read_records
-    from aotd.distill.build import build_records, summary
-    from aotd.distill.export import export, read_train_records
+    from aotd.distill.build import summary
+    from aotd.distill.export import read_train_records
+    from aotd.pipeline import build
 
     clock.stage("step 4: training sets (Instruct, AoTD, unfiltered CoTs) from the same labels")
     samples = _split(world, "train")
@@ -257,10 +254,9 @@ def _build(out: Path, world: Path, spec: DemoSize, clock: _Clock) -> None:
         if not path.exists():
             f = COT_FILTER[variant]
             # the unfiltered set keeps as many rationales as the verified one: quality, not quantity
-            records = build_records(samples, cots, cot_filter=f or "verified", no_cot=f is None, source=str(world),
-                                    max_rationales=verified if variant == "unfiltered" else None,
-                                    shuffle_rationales=variant == "aotd-shuffled")
-            export(records, path, "aotd")
+            build(samples, cots, path, cot_filter=f or "verified", no_cot=f is None, source=str(world),
+                  max_rationales=verified if variant == "unfiltered" else None,
+                  shuffle_rationales=variant == "aotd-shuffled")
         counts = summary(read_train_records(path))
         if variant == "aotd":
             verified = counts["rationale"]
@@ -271,8 +267,7 @@ def _build(out: Path, world: Path, spec: DemoSize, clock: _Clock) -> None:
         for variant, no_cot in (("instruct", True), ("aotd", False)):
             path = out / "data" / f"{variant}-{fraction_tag(fraction)}.jsonl"
             if not path.exists():
-                export(build_records(part, [c for c in cots if c.sample_id in ids], cot_filter="verified",
-                                     no_cot=no_cot, source=str(world)), path, "aotd")
+                build(part, [c for c in cots if c.sample_id in ids], path, no_cot=no_cot, source=str(world))
             clock.log(f"   {path.stem:<13} {summary(read_train_records(path))}")
     clock.done("training sets written")
 
@@ -394,32 +389,36 @@ def _score(out: Path, world: Path, run: Run, result: Path, rationales: int | Non
 def _train(out: Path, world: Path, run: Run, spec: DemoSize) -> str:
     from aotd.config import DistillConfig, TrainConfig
     from aotd.distill.export import read_train_records
-    from aotd.distill.students import build_student
-    from aotd.distill.students.vision import FRAME_SIZE
-    from aotd.distill.train import prepare, train, video_inputs
+    from aotd.pipeline import train
 
     folder = out / "students" / run.name
     if (folder / "model").exists():
         return "already trained"
     # every variant and control: the same budget and settings (the λ sweep changes λ alone)
     settings = TrainConfig(epochs=spec.epochs, lr=2e-3, batch_size=16, seed=run.seed, checkpoint_every=50, lam=run.lam)
-    student = build_student(DistillConfig(student="embedded", train=settings))
-    blind = run.blind
     records = read_train_records(out / "data" / f"{run.data}.jsonl")
-    loader = video_inputs(student)
-    if blind:  # black frames: what the text alone teaches
-        black = student.prepare_frames(np.zeros((student.config.num_frames, *FRAME_SIZE, 3), np.uint8))
-        loader = lambda r: black  # noqa: E731
     # training length chosen on the val split, by the same rule for every variant: the best epoch's weights
-    result = train(student, prepare(student, records, loader, progress=False), folder, settings, progress=False,
-                   validate=_val_accuracy(world, loader if blind else None))
-    (folder / "train.json").write_text(json.dumps(result, indent=2) + "\n")
+    result = train(DistillConfig(student="embedded", train=settings), records, folder,
+                   inputs=_blind_inputs if run.blind else None, validate=_val_accuracy(world, run.blind), progress=False)
     curve = " ".join(f"{v['score']:.3f}" for v in result.get("val_curve", []))
     return (f"{result['steps']} steps, final loss {result['final_loss']['loss'] if result['final_loss'] else '-'}; "
             f"val accuracy by epoch {curve}, epoch {result.get('selected_epoch')} kept")
 
 
-def _val_accuracy(world: Path, blind_loader: Callable | None) -> Callable:
+def _blind_inputs(student):  # noqa: ANN001, ANN202 - the embedded student; a frame loader
+    """What a blind student reads for every record: black frames (what the text alone teaches)."""
+    black = _black(student)
+    return lambda r: black
+
+
+def _black(student):  # noqa: ANN001, ANN202 - the embedded student and its features
+    """What a blind student reads for every question: the tower's features of black frames."""
+    from aotd.distill.students.vision import FRAME_SIZE
+
+    return student.prepare_frames(np.zeros((student.config.num_frames, *FRAME_SIZE, 3), np.uint8))
+
+
+def _val_accuracy(world: Path, blind: bool) -> Callable:
     """The answer accuracy on the val split, as ``aotd eval`` scores the test split (the answer
     prompt, a generated reply, its option parsed); blind students see black frames here too."""
     from aotd.eval.run import ANSWER_TOKENS
@@ -431,9 +430,10 @@ def _val_accuracy(world: Path, blind_loader: Callable | None) -> Callable:
 
     def accuracy(student) -> float:  # noqa: ANN001 - the embedded student (video_features, generate_batch)
         hits = 0
+        black = _black(student) if blind else None
         for at in range(0, len(val), 64):  # the replies one-by-one generation gives, a batch at a time
             part = val[at : at + 64]
-            items = [(blind_loader(s) if blind_loader else student.video_features(s.video.path, s.start, s.end),
+            items = [(black if black is not None else student.video_features(s.video.path, s.start, s.end),
                       answer_prompt(s.question, s.choice_texts)) for s in part]
             for s, reply in zip(part, student.generate_batch(items, max_new_tokens=ANSWER_TOKENS)):
                 hits += s.choice_texts[parse_option(reply, s.choice_texts, rng_seed=s.sample_id).index] == s.answer

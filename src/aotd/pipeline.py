@@ -1,8 +1,9 @@
-"""The pipeline's steps as functions: a config, inputs, an output and one ``RunOptions``.
+"""The pipeline's steps as functions: ``select``, ``agent``, ``cot``, ``build``, ``train``,
+``evaluate`` and ``report``, each taking a config, inputs and an output.
 
 ``aotd``'s commands parse their flags into these calls and the demo sequences them, so a step
-is wired once. Each dataset-scale step writes its records through the runner: resumable,
-sharded, parallel, the same ``RunOptions`` for every step.
+is wired once. The dataset-scale steps (agent, cot, evaluate) write their records through the
+runner and take one ``RunOptions``: resumable, sharded, parallel, the same for every step.
 """
 
 from __future__ import annotations
@@ -16,8 +17,29 @@ from aotd.errors import AotdError
 from aotd.runner import RunOptions, RunReport
 
 if TYPE_CHECKING:
-    from aotd.config import Config
+    from collections.abc import Callable
+
+    from aotd.config import Config, DistillConfig
+    from aotd.data.records import CotRecord, TrainRecord
     from aotd.data.schema import QASample
+    from aotd.models.student import Student
+
+
+def select(config: Config, data: Path, out: Path, *, split: str = "train", limit: int | None = None,
+           progress: bool = True) -> tuple[list[Any], Config]:
+    """Step 1: score every candidate per sub-task on ``split`` of the STAR dataset ``data``
+    (Table 1), with the one-hop and rule planners (and ``config``'s LLM planner when it names
+    one); writes ``table1.{json,md}`` and the chosen ``config.yaml`` to ``out``."""
+    from aotd.agent.build import build_planner
+    from aotd.config import PlannerConfig
+    from aotd.select import run_selection, write_outputs
+
+    planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
+    if config.planner.kind == "llm":
+        planners[f"llm:{config.planner.model}"] = build_planner(config.planner)
+    rows, chosen = run_selection(data, config, split=split, limit=limit, planners=planners, progress=progress)
+    write_outputs(rows, chosen, out)
+    return rows, chosen
 
 
 def agent(config: Config, samples: list[QASample], out: Path,
@@ -38,6 +60,45 @@ def cot(traces: Path, config: Config, out: Path,
 
     run = run or RunOptions()
     return run_cot(traces, config, out, cache_dir=run.cache, **run.stage_kwargs())
+
+
+def build(samples: list[QASample], cots: list[CotRecord], out: Path, *, fmt: str = "aotd", cot_filter: str = "verified",
+          no_cot: bool = False, source: str = "dataset", max_rationales: int | None = None,
+          shuffle_rationales: bool = False) -> tuple[list[TrainRecord], list[Path]]:
+    """Step 4's data: an answer record per labelled sample and a rationale record per CoT that
+    passes ``cot_filter`` (none with ``no_cot``: the Instruct set), written as ``fmt``; the
+    records and the paths written."""
+    from aotd.distill.build import build_records
+    from aotd.distill.export import export
+
+    if cot_filter not in ("verified", "answer", "none"):
+        raise AotdError(f"--cot-filter {cot_filter!r}: expected verified, answer or none")
+    records = build_records(samples, [] if no_cot else cots, cot_filter=cot_filter,  # type: ignore[arg-type]
+                            no_cot=no_cot, source=source, max_rationales=max_rationales,
+                            shuffle_rationales=shuffle_rationales)
+    return records, export(records, out, fmt)
+
+
+def train(config: DistillConfig, records: list[TrainRecord], out: Path, *,
+          inputs: Callable[[Student], Callable[[TrainRecord], Any]] | None = None,
+          validate: Callable[[Student], float] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Step 4: build ``config``'s student and train it on ``records`` with L = L_label +
+    λ·L_rationale (resuming from ``out``'s checkpoint); ``inputs`` gives what the student reads
+    for a record (default: its video's frames or features), ``validate`` scores an epoch on held-out
+    data and keeps the best. Writes ``out/model``, ``history.jsonl``, ``loss.png`` and the
+    result, ``train.json``."""
+    from aotd.distill.students import build_student
+    from aotd.distill.train import prepare, video_inputs
+    from aotd.distill.train import train as fit
+
+    student = build_student(config)
+    loader = (inputs or video_inputs)(student)
+    result = fit(student, prepare(student, records, loader, progress=progress), out, config.train, progress=progress,
+                 validate=validate)
+    result = {"student": student.name, "records": len(records),
+              "rationale_records": sum(r.kind == "rationale" for r in records), **result}
+    (out / "train.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def evaluate(samples: list[QASample], out: Path, *, data: Path | None = None, model: Path | None = None,
@@ -86,3 +147,10 @@ def star_classes(data: Path):  # noqa: ANN201 - StarClasses or None, imported la
 
     folder = class_folder(data)
     return None if folder is None else StarClasses.load(folder)
+
+
+def report(runs: Path, out: Path) -> Path:
+    """The report of a demo run's files (Markdown, HTML, plots, ``summary.json``) in ``out``."""
+    from aotd.report import write_report
+
+    return write_report(runs, out)

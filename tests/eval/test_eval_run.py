@@ -45,7 +45,9 @@ def trained(world_dir: Path, world_traces: Path, tmp_path_factory: pytest.TempPa
 
 
 def test_training_writes_a_loadable_student_that_answers_and_explains(trained: Path, world_dir: Path, capsys) -> None:
-    assert {"model", "history.jsonl", "loss.png"} <= {p.name for p in trained.iterdir()}
+    assert {"model", "history.jsonl", "loss.png", "train.json"} <= {p.name for p in trained.iterdir()}
+    result = json.loads((trained / "train.json").read_text())
+    assert result["student"] == "embedded" and result["rationale_records"] > 0 and result["finished"]
     history = [json.loads(line) for line in (trained / "history.jsonl").read_text().splitlines()]
     assert any(h["rationale"] > 0 for h in history)  # rationale records fed L_rationale
     s = load_dataset("star", world_dir, split="test").samples[0]

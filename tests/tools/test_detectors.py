@@ -145,10 +145,10 @@ class _TruthDetector:
 
 
 def test_evaluator_scores_truth_perfectly_and_cnn_within_range(tiny_world: Path, tiny_model: Path) -> None:
-    perfect = evaluate_detector(_TruthDetector(tiny_world), tiny_world, split=None)
+    perfect = evaluate_detector(_TruthDetector(tiny_world), annotated_keyframes(tiny_world))
     assert perfect["pairs"] > 0 and perfect["frames"] > 0
     assert perfect["mean_iou"] == pytest.approx(1.0) and perfect["recall_at_0.5"] == 1.0 and perfect["fp_rate"] == 0.0
     assert set(perfect["per_class_iou"]) <= set(DETECTABLE)
-    cnn = evaluate_detector(CNNDetector.load(tiny_model), tiny_world, split=None, limit=2)
+    cnn = evaluate_detector(CNNDetector.load(tiny_model), annotated_keyframes(tiny_world, limit=2))
     assert 0 < cnn["frames"] < perfect["frames"]
     assert 0.0 <= cnn["mean_iou"] <= 1.0 and 0.0 <= cnn["fp_rate"] <= 1.0 and cnn["ms_per_frame"] > 0

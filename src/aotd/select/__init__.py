@@ -86,6 +86,7 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     from aotd.select.actions import evaluate_grounding, evaluate_recognition
     from aotd.select.detection import evaluate_detector
     from aotd.select.prior import PriorQA
+    from aotd.world.keyframes import keyframes_of
 
     tools = config.tools
     registry.check_models(tools)  # a misspelt name fails before any scoring
@@ -114,8 +115,9 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
                         score_planner(planner, samples, classes, blind, progress=progress, cache=cache)))
     if tools.labels is None:  # label-list recognizers score against the dataset's own action classes
         tools = tools.model_copy(update={"labels": str(folder.resolve())})
+    keyframes = keyframes_of(ds.by_split(split), classes, videos)  # read once for every detector
     for name in names["detection"]:
-        r = evaluate_detector(registry.detector(name, tools), data, split=split, limit=videos)
+        r = evaluate_detector(registry.detector(name, tools), keyframes)
         rows.append(Row("detection", name, "IoU", r["mean_iou"]))
     for name in names["grounding"]:
         g = evaluate_grounding(registry.grounder(name, tools), data, split=split, limit=videos)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from aotd.tools.base import Detector
 from aotd.tools.clip import Clip
-from aotd.world.keyframes import DETECTABLE, BoxTuple, annotated_keyframes
+from aotd.world.keyframes import DETECTABLE, BoxTuple, KeyFrames
 
 
 def box_iou(a: BoxTuple, b: BoxTuple) -> float:
@@ -29,18 +29,15 @@ def box_iou(a: BoxTuple, b: BoxTuple) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def evaluate_detector(detector: Detector, world_dir: str | Path, split: str | None = "val",
-                      limit: int | None = None) -> dict[str, Any]:
-    """Mean IoU, recall@0.5, false-positive rate and per-class IoU over the split's key frames.
-
-    ``split=None`` scores every split (a world held out from training as a whole); ``limit``
-    keeps the split's first questions. ``ms_per_frame`` is the detector's time per key frame
-    with every class queried.
+def evaluate_detector(detector: Detector, keyframes: Sequence[KeyFrames]) -> dict[str, Any]:
+    """Mean IoU, recall@0.5, false-positive rate and per-class IoU over annotated key frames
+    (``world.keyframes.annotated_keyframes`` of a split, or of a whole held-out world).
+    ``ms_per_frame`` is the detector's time per key frame with every class queried.
     """
     ious: dict[str, list[float]] = defaultdict(list)
     false_pos = absent = frames = 0
     seconds = 0.0
-    for kf in annotated_keyframes(world_dir, split, limit):
+    for kf in keyframes:
         clip = Clip(kf.sampled(), kf.video_id)
         frames += len(kf.frames)
         for cls in DETECTABLE:

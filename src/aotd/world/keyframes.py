@@ -7,12 +7,13 @@ embedded CNN detector trains on another world's, and evaluation checks quoted bo
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aotd.data.loaders import load_dataset
 from aotd.data.sampling import SampledFrames
-from aotd.data.schema import Situation
+from aotd.data.schema import QASample, Situation
 from aotd.data.star_classes import StarClasses
 from aotd.data.video import probe_video, read_frames
 from aotd.world.vocab import OBJECT_CLASSES, PERSON
@@ -47,18 +48,20 @@ def situation_boxes(situation: Situation, classes: StarClasses) -> list[tuple[st
 
 
 def annotated_keyframes(world_dir: str | Path, split: str | None = None, limit: int | None = None) -> list[KeyFrames]:
-    """Key frames of the first ``limit`` videos of ``split`` (all splits if None) in id order,
-    as step 1's other scorers take their videos: every key frame any question of a video has."""
+    """``keyframes_of`` a world's ``split`` (all splits if None), read from its files."""
     world = Path(world_dir)
-    samples = load_dataset("star", world, split=split).samples
-    classes = StarClasses.load(world / "annotations" / "classes")
+    return keyframes_of(load_dataset("star", world, split=split).samples,
+                        StarClasses.load(world / "annotations" / "classes"), limit)
+
+
+def keyframes_of(samples: Sequence[QASample], classes: StarClasses, limit: int | None = None) -> list[KeyFrames]:
+    """Key frames of the first ``limit`` videos of ``samples`` in id order, as step 1's other
+    scorers take their videos: every key frame any question of a video has."""
     per_video: dict[str, dict[int, dict[str, BoxTuple]]] = defaultdict(dict)
     paths: dict[str, Path] = {}
     chosen = set(sorted({s.video.video_id for s in samples if s.video.path is not None})[:limit])
     for sample in samples:
-        if sample.video.video_id not in chosen:
-            continue
-        if sample.video.path is None:
+        if sample.video.video_id not in chosen or sample.video.path is None:
             continue
         paths[sample.video.video_id] = sample.video.path
         for key, sit in (sample.situations or {}).items():
