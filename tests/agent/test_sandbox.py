@@ -432,6 +432,15 @@ def _sandbox_workers() -> list[int]:
     return [c for c in children if _comm(c) != SPARE.decode()]
 
 
+def _workers_settled(within_s: float = 2.0) -> list[int]:
+    """``_sandbox_workers()`` once the server has caught up: a worker that reported is reaped
+    after the caller has its result, and a spare just forked takes its name a moment later."""
+    deadline = time.monotonic() + within_s
+    while (left := _sandbox_workers()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return left
+
+
 def _comm(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
@@ -457,7 +466,7 @@ def test_worker_is_stopped_and_parent_survives(body: str, kind: str) -> None:
     assert outcome(result) == kind, result.error
     assert elapsed < HOSTILE_LIMITS.timeout_s + 2.5
     assert _maxrss_mb() - rss_before < 100  # the parent never held the bomb
-    assert not _sandbox_workers()
+    assert not _workers_settled()
     # and the parent still works, immediately
     again = run_program("def execute_command(video, question, choices):\n    return choices[0]\n", tools={},
                         inputs=INPUTS)
