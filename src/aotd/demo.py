@@ -51,8 +51,8 @@ class DemoSize:
 
 
 SIZES = {"tiny": DemoSize(videos=24, select_questions=20, agent_questions=40, epochs=1, rationale_eval=4, seeds=1),
-         "small": DemoSize(videos=200, select_questions=200, agent_questions=None, epochs=6, rationale_eval=60),
-         "full": DemoSize(videos=1000, select_questions=600, agent_questions=None, epochs=8, rationale_eval=300,
+         "small": DemoSize(videos=200, select_questions=200, agent_questions=None, epochs=4, rationale_eval=60),
+         "full": DemoSize(videos=1000, select_questions=600, agent_questions=None, epochs=6, rationale_eval=300,
                           test_share=0.15, seeds=3, data_fractions=(0.25, 0.5), lambdas=(0.0, 0.5, 2.0),
                           compared=VARIANTS)}
 
@@ -324,7 +324,9 @@ def _features_job(windows: list[tuple[str, float | None, float | None]]) -> None
 def _students(out: Path, world: Path, runs: list[Run], spec: DemoSize, workers: int, clock: _Clock) -> None:
     """Train every student, then score it on the test split's answers; ``workers`` students at a
     time, each in its own process with its share of the cores."""
-    pending = [r for r in runs if not _scored(out, r, runs)]
+    # the longest first (a rationale set's file is the larger), so that no core idles at the end
+    pending = sorted((r for r in runs if not _scored(out, r, runs)),
+                     key=lambda r: -(out / "data" / f"{r.data}.jsonl").stat().st_size)
     pool, n = _pool(workers, len(pending))
     clock.stage(f"step 4: train {len(runs)} students and score them on the test split"
                 + (f", {n} at a time" if n else ""))

@@ -12,6 +12,7 @@ from aotd.data.video import FrameCache, sample_video
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.clip_classifier import ClipClassifier
 from aotd.tools.embedded.cnn_detector import CNNDetector
+from aotd.tools.embedded.motion import MotionRecognizer
 from aotd.tools.memo import FrameMemo
 
 
@@ -67,3 +68,17 @@ def test_recognizer_encodes_a_frame_pair_seen_before_no_more(two_questions: tupl
     np.testing.assert_array_equal(shared.action_probs(trimmed), fresh.action_probs(trimmed))
     assert shared.recognize(second) == fresh.recognize(second)
     assert shared._encodings.misses - before < len(second)  # some pairs came from the first question
+
+
+def test_motion_tool_reads_a_frame_seen_before_no_more(two_questions: tuple[Clip, Clip]) -> None:
+    """Step 1 grounds each of a video's actions on the same clip: its frames' colour labels are
+    computed once, with the answers a fresh tool gives."""
+    first, second = two_questions
+    shared, fresh = MotionRecognizer(), MotionRecognizer()
+    shared.ground(first, "taking the cup")
+    before = shared._memo.misses
+    for query in ("taking the cup", "opening the door", "putting down the book"):
+        assert shared.ground(second, query) == fresh.ground(second, query)
+    assert shared.recognize(second.trim(2, 12)) == fresh.recognize(second.trim(2, 12))
+    new = len(set(second.sampled.frame_digests()) - set(first.sampled.frame_digests()))
+    assert shared._memo.misses - before == new < len(set(second.sampled.frame_digests()))

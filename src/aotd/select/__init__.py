@@ -33,6 +33,8 @@ from aotd.tools import registry
 from aotd.tools.api import ToolAPI
 from aotd.tools.oracle import OracleTools
 
+PRIOR_ROW = "prior (text only)"  # the text prior's QA row: shown for reference, never chosen
+
 
 @dataclass
 class Row:
@@ -55,29 +57,28 @@ def _oracle_factory(classes: StarClasses, qa: Any) -> Callable[[QASample, Any], 
     return make
 
 
-def score_planner(planner: Any, samples: list[QASample], classes: StarClasses, qa: Any, *, progress: bool,
-                  cache: FrameCache | None = None) -> float:
-    """Program accuracy: the plan, run on oracle perception, returns the labelled answer.
+def score_answers(samples: list[QASample], planners: dict[str, Any], qas: dict[str, Any], classes: StarClasses,
+                  prior: Any, *, progress: bool) -> dict[str, float]:
+    """Each planner's program accuracy and each QA candidate's accuracy on ``samples``, reading
+    each question's frames once for all of them (a pass per candidate over the questions would
+    decode every question's frames again once they outgrow the frame cache).
 
-    The QA tool is not the oracle — an oracle QA would answer the whole question and reward a
-    plan that does not decompose it — but the text prior, which knows no more than the text.
+    A planner's plan runs on oracle perception and must return the labelled answer. Its QA tool
+    is not the oracle — an oracle QA would answer the whole question and reward a plan that does
+    not decompose it — but ``prior``, the text prior, which knows no more than the text.
     """
-    from aotd.agent.run import run_sample
+    from aotd.agent.run import load_clip, run_sample
 
-    factory = _oracle_factory(classes, qa)
-    hits = 0
-    for sample in tqdm(samples, desc=f"decomposition/{planner.name}", disable=not progress, leave=False):
-        hits += bool(run_sample(sample, planner, factory, isolate=False, cache=cache).correct)
-    return hits / max(1, len(samples))
-
-
-def score_qa(qa: Any, samples: list[QASample], *, progress: bool, cache: FrameCache | None = None) -> float:
-    from aotd.agent.run import load_clip
-
-    hits = 0
-    for sample in tqdm(samples, desc=f"qa/{qa.name}", disable=not progress, leave=False):
-        hits += qa.answer(load_clip(sample, cache), sample.question, sample.choice_texts) == sample.answer
-    return hits / max(1, len(samples))
+    factory = _oracle_factory(classes, prior)
+    hits = dict.fromkeys([*planners, *qas], 0)
+    cache = FrameCache()
+    for sample in tqdm(samples, desc="decomposition and qa", disable=not progress, leave=False):
+        clip = load_clip(sample, cache)
+        for name, planner in planners.items():
+            hits[name] += bool(run_sample(sample, planner, factory, isolate=False, cache=cache).correct)
+        for name, qa in qas.items():
+            hits[name] += qa.answer(clip, sample.question, sample.choice_texts) == sample.answer
+    return {name: n / max(1, len(samples)) for name, n in hits.items()}
 
 
 def run_selection(data: Path, config: Config, *, split: str = "train", limit: int | None = None,
@@ -108,11 +109,6 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     scored = {s.sample_id for s in samples}
     train = train or [s for s in ds.samples if s.split == split and s.answer is not None and s.sample_id not in scored]
     rows: list[Row] = []
-    blind = PriorQA.fit(train)
-    cache = FrameCache()  # every planner and QA candidate reads the same questions' frames: decode once
-    for name, planner in (planners or {}).items():
-        rows.append(Row("decomposition", name, "Acc",
-                        score_planner(planner, samples, classes, blind, progress=progress, cache=cache)))
     if tools.labels is None:  # label-list recognizers score against the dataset's own action classes
         tools = tools.model_copy(update={"labels": str(folder.resolve())})
     keyframes = keyframes_of(ds.by_split(split), classes, videos)  # read once for every detector
@@ -127,11 +123,14 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
         rows.append(Row("recognition", name, "Top1-Acc", r.top1))
     best_det = _best(rows, "detection")
     best_rec = _best(rows, "recognition")
-    for name in names["qa"]:
-        qa = registry.qa_model(name, detection=best_det, recognition=best_rec, choice=tools)
-        rows.append(Row("qa", name, "Acc", score_qa(qa, samples, progress=progress, cache=cache)))
-    rows.append(Row("qa", "prior (text only)", "Acc", score_qa(blind, samples, progress=progress, cache=cache),
-                    reference=True))
+    # the QA candidates read the chosen detector and recognizer; the prior is shown for reference
+    blind = PriorQA.fit(train)
+    qas = {name: registry.qa_model(name, detection=best_det, recognition=best_rec, choice=tools)
+           for name in names["qa"]}
+    scores = score_answers(samples, planners or {}, {**qas, PRIOR_ROW: blind}, classes, blind, progress=progress)
+    rows = [Row("decomposition", name, "Acc", scores[name]) for name in planners or {}] + rows
+    rows += [Row("qa", name, "Acc", scores[name]) for name in qas]
+    rows.append(Row("qa", PRIOR_ROW, "Acc", scores[PRIOR_ROW], reference=True))
     update: dict[str, Any] = {"detection": best_det, "grounding": _best(rows, "grounding"), "recognition": best_rec,
               "qa": _best(rows, "qa")}
     if config.tools.labels is None and not registry.is_transformers("recognition", best_rec):

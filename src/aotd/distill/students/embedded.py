@@ -46,10 +46,10 @@ _OPTION_LINE = re.compile(rf"^([{LETTERS}])\. .*$", re.MULTILINE)  # "B. Held." 
 class EmbeddedStudentConfig:
     num_frames: int = 32
     tokens_per_frame: int = 2
-    d_model: int = 128
+    d_model: int = 64
     layers: int = 2
     heads: int = 4
-    mlp: int = 512
+    mlp: int = 256
     dropout: float = 0.1  # on the residual stream
     # none on attention weights: on the CPU it draws a mask over every (batch, head, query, key)
     # and made a training step 1.6x slower (modern LMs train without it too)

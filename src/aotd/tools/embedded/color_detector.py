@@ -72,11 +72,12 @@ class _FrameColours:
         median = np.median(pixels, axis=0)  # mostly wall: balancing it to the nominal wall undoes tint and gain
         self.shape = frame.shape[:2]
         self.features = _features(pixels * (np.array(_WALL, np.float32) / np.maximum(median, 1.0)))
+        self.norms = (self.features**2).sum(1, keepdims=True)  # every query's distances start from these
         self.total = self._likelihood(_PROTO_FEATURES).sum(axis=1)
 
     def _likelihood(self, prototypes: np.ndarray) -> np.ndarray:
         f = self.features
-        d2 = (f**2).sum(1, keepdims=True) - 2 * f @ prototypes.T + (prototypes**2).sum(1)
+        d2 = self.norms - 2 * f @ prototypes.T + (prototypes**2).sum(1)
         return np.exp(-np.maximum(d2, 0) / (2 * _SIGMA**2))
 
     def match(self, index: int) -> np.ndarray:

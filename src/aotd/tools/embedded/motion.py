@@ -18,12 +18,14 @@ it; it is the weak baseline that the trained ``clip-cnn`` candidate must beat.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from aotd.tools.clip import Clip
 from aotd.tools.embedded.phrases import parse_action, world_actions
+from aotd.tools.memo import FrameMemo
 from aotd.tools.types import Action, Window
 from aotd.world.vocab import OBJECTS
 
@@ -45,6 +47,16 @@ CARRY = (84.0, 118.0)  # image y band of an object carried at hand height
 REST = 116.0  # image y below which an object rests on a table top or the floor
 
 
+def _half(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One frame at half resolution and each pixel's palette label (-1 where no palette colour is near)."""
+    h, w, _ = frame.shape
+    rgb = frame.reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3), dtype=np.float32)
+    dist = np.linalg.norm(rgb[..., None, :] - PALETTE, axis=-1)
+    labels = dist.argmin(-1).astype(np.int16)
+    labels[dist.min(-1) > TOLERANCE] = -1
+    return rgb, labels
+
+
 @dataclass
 class _Frames:
     """A clip's frames at half resolution with each pixel's palette label."""
@@ -54,13 +66,9 @@ class _Frames:
     _changes: dict[tuple[int, int], np.ndarray]
 
     @classmethod
-    def of(cls, frames: np.ndarray) -> _Frames:
-        t, h, w, _ = frames.shape
-        rgb = frames.reshape(t, h // 2, 2, w // 2, 2, 3).mean(axis=(2, 4), dtype=np.float32)
-        dist = np.linalg.norm(rgb[..., None, :] - PALETTE, axis=-1)
-        labels = dist.argmin(-1).astype(np.int16)
-        labels[dist.min(-1) > TOLERANCE] = -1
-        return cls(rgb, labels, {})
+    def of(cls, frames: Sequence[tuple[np.ndarray, np.ndarray]]) -> _Frames:
+        """From each frame's ``_half``."""
+        return cls(np.stack([rgb for rgb, _ in frames]), np.stack([labels for _, labels in frames]), {})
 
     def changed(self, a: int, b: int) -> np.ndarray:
         """Pixels that differ between frames a and b (memoised: windows share their ends)."""
@@ -97,8 +105,19 @@ class MotionRecognizer:
     ground_threshold = 0.05
     max_window = 8  # longest window (in sampled frames) grounding considers
 
+    def __init__(self) -> None:
+        # each frame's half-resolution pixels and labels, shared by every query on its video
+        # (step 1 grounds a video's every action on the same clip; a video's questions share frames)
+        self._memo: FrameMemo[tuple[np.ndarray, np.ndarray]] = FrameMemo(limit=1024)
+
+    def _frames(self, clip: Clip) -> _Frames:
+        sampled, ids = clip.sampled, list(clip.ids)
+        digests = sampled.frame_digests()
+        parts = self._memo.get([digests[i] for i in ids], lambda todo: [_half(sampled.frames[ids[p]]) for p in todo])
+        return _Frames.of(parts)
+
     def recognize(self, clip: Clip, obj: str | None = None) -> list[Action]:
-        fr = _Frames.of(clip.frames())
+        fr = self._frames(clip)
         scored = []
         for verb, name in world_actions():
             if obj is not None and name != obj:
@@ -113,7 +132,7 @@ class MotionRecognizer:
         parsed = parse_action(query)
         if parsed is None:
             return None
-        fr = _Frames.of(clip.frames())
+        fr = self._frames(clip)
         n = len(clip)
         best, best_window = 0.0, None
         for i in range(n):
