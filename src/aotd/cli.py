@@ -104,7 +104,7 @@ def data_program(
 ) -> None:
     """Execute a STAR question_program on its situations and judge every choice."""
     from aotd.data.loaders import load_dataset
-    from aotd.data.loaders.star import class_folder
+    from aotd.data.loaders.star import star_classes
     from aotd.data.star_classes import StarClasses
     from aotd.data.star_program import check_sample
 
@@ -112,10 +112,9 @@ def data_program(
     sample = next((s for s in ds.samples if s.sample_id == question_id), None)
     if sample is None:
         raise AotdError(f"{path}: no question with id {question_id!r} ({len(ds)} questions loaded)")
-    folder = classes or class_folder(path)
-    if folder is None:
-        raise AotdError(f"no STAR class files found beside {path}; pass --classes FOLDER")
-    check = check_sample(sample, StarClasses.load(folder))
+    found = StarClasses.load(classes) if classes else star_classes(path, required="pass --classes FOLDER")
+    assert found is not None  # star_classes raised otherwise
+    check = check_sample(sample, found)
     typer.echo(f"{sample.sample_id}: {sample.question}")
     for step in check.run.steps:
         typer.echo(f"  {step.function}{_short(step.args)} -> {_short(step.output)}")

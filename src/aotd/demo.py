@@ -116,11 +116,12 @@ def _run(out: Path, spec: DemoSize, size: str, seeds: int, seed: int, workers: i
     (out / "demo.json").write_text(json.dumps({"size": size, "seeds": seeds, "seed": seed, **spec.__dict__}, indent=2))
     clock = _Clock(log, out / "timings.json")
     world = _world(out, spec, seed, workers, clock)
-    cfg = _select(out, world, spec, clock)
+    with _Features(world, workers) as features:
+        cfg = _select(out, world, spec, clock)
+        features.wait(clock)
     _agent_and_cot(out, world, cfg, spec, workers, clock)
     _build(out, world, spec, clock)
     runs = plan(spec, seeds, seed)
-    _features(out, world, workers, clock)
     _students(out, world, runs, spec, workers, clock)
     _evaluate(out, world, runs, spec, clock)
     _controls(out, world, clock)
@@ -293,23 +294,43 @@ def _init_job(parent: int, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _features(out: Path, world: Path, workers: int, clock: _Clock) -> None:
-    """The students' vision-tower features of every question, computed once (split by video over
-    the workers) before any student trains: every student and evaluation then reads them."""
-    samples = [s for s in _dataset(world).samples if s.choice_texts]
-    videos = sorted({s.video.path for s in samples})
-    clock.stage(f"the students' tower features of {len(samples)} questions on {len(videos)} videos")
-    part_of = {v: i % max(1, workers) for i, v in enumerate(videos)}
-    parts = [[(s.video.path, s.start, s.end) for s in samples if part_of[s.video.path] == k]
-             for k in range(max(1, workers))]
-    pool, _ = _pool(workers, len(parts))
-    if pool is None:
-        _features_job(sum(parts, []))
-    else:
-        with pool:
-            for done in [pool.submit(_features_job, part) for part in parts]:
-                done.result()
-    clock.done("features kept under $AOTD_CACHE/features")
+class _Features:
+    """The students' vision-tower features of every question, computed once (split by video)
+    before any student trains, so that every student and evaluation reads them. They need only
+    the world, so with two or more workers they are computed beside step 1, in ``workers - 1``
+    processes, and the demo waits for them after it."""
+
+    def __init__(self, world: Path, workers: int) -> None:
+        samples = [s for s in _dataset(world).samples if s.choice_texts]
+        videos = sorted({s.video.path for s in samples})
+        self.what = f"{len(samples)} questions on {len(videos)} videos"
+        n = max(1, workers - 1)
+        part_of = {v: i % n for i, v in enumerate(videos)}
+        self.parts = [[(s.video.path, s.start, s.end) for s in samples if part_of[s.video.path] == k]
+                      for k in range(n)]
+        self.pool = None
+        if workers > 1:
+            self.pool = ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_init_job,
+                                            initargs=(os.getpid(), 1))
+            self.jobs = [self.pool.submit(_features_job, part) for part in self.parts]
+
+    def __enter__(self) -> _Features:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:  # step 1 failed: what has not started is dropped
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def wait(self, clock: _Clock) -> None:
+        clock.stage(f"the students' tower features of {self.what}"
+                    + (" (computed beside step 1: the wait for the rest)" if self.pool else ""))
+        if self.pool is None:
+            _features_job(sum(self.parts, []))
+        else:
+            for job in self.jobs:
+                job.result()
+            self.pool.shutdown()
+        clock.done("features kept under $AOTD_CACHE/features")
 
 
 def _features_job(windows: list[tuple[str, float | None, float | None]]) -> None:

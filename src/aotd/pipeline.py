@@ -112,6 +112,7 @@ def evaluate(samples: list[QASample], out: Path, *, data: Path | None = None, mo
     agent's are derived from its traces, whose unreadable lines are skipped, put in ``bad`` and
     counted.
     """
+    from aotd.data.loaders.star import star_classes
     from aotd.eval.agent import evaluate_traces
     from aotd.eval.run import EvalStage, run_eval
     from aotd.runner.jsonl import write_lines_atomic
@@ -138,15 +139,6 @@ def evaluate(samples: list[QASample], out: Path, *, data: Path | None = None, mo
     out.parent.mkdir(parents=True, exist_ok=True)
     write_lines_atomic(out, [json.dumps(summary, indent=2)])
     return summary
-
-
-def star_classes(data: Path):  # noqa: ANN201 - StarClasses or None, imported lazily
-    """A STAR dataset's class files (objects, verbs, actions), or None where it ships none."""
-    from aotd.data.loaders.star import class_folder
-    from aotd.data.star_classes import StarClasses
-
-    folder = class_folder(data)
-    return None if folder is None else StarClasses.load(folder)
 
 
 def report(runs: Path, out: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from statistics import mean
 
@@ -107,6 +108,8 @@ def test_rationales_of_real_traces_are_short_grounded_and_name_the_answer(traces
         text = ProgramConverter().convert(t).rationale
         assert text and text.endswith(f"So the answer is: {t.prediction}")
         tok.encode(text)  # the embedded student can write every rationale
+        spelled = [w for w in re.findall(r"[A-Za-z]+", text) if len(tok.encode(w)) > 1]
+        assert not spelled, f"words the student would spell out letter by letter: {spelled}"
         short.append(len(tok.encode(text)))
         verbose.append(len(tok.encode(RuleConverter().convert(t).rationale or "")))
     assert mean(short) < 0.9 * mean(verbose) and mean(short) < 160

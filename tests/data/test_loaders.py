@@ -15,7 +15,7 @@ import pytest
 from loader_helpers import FIXTURES, by_id, copy_fixture, edit_json, fail, touch
 
 from aotd.data.loaders import FORMATS, load_dataset
-from aotd.data.loaders.star import class_folder
+from aotd.data.loaders.star import class_folder, star_classes
 from aotd.data.stats import format_summary, summarize
 from aotd.errors import AotdError
 
@@ -151,6 +151,14 @@ def test_star_class_folder_lookup(tmp_path: Path) -> None:
     copy_fixture("star/classes", tmp_path / "annotations" / "STAR_classes")
     assert class_folder(tmp_path) == tmp_path / "annotations" / "STAR_classes"
     assert class_folder(FIXTURES / "agqa") is None
+
+
+def test_star_classes_load_where_found_and_say_how_to_supply_them_where_not() -> None:
+    classes = star_classes(FIXTURES / "star")
+    assert classes is not None and classes.objects
+    assert star_classes(FIXTURES / "agqa") is None
+    with pytest.raises(AotdError, match=r"agqa: no STAR class files found beside it; pass --classes FOLDER"):
+        star_classes(FIXTURES / "agqa", required="pass --classes FOLDER")
 
 
 def write_star(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from aotd.config import Config, save_config
 from aotd.data.loaders import load_dataset
-from aotd.data.loaders.star import class_folder
+from aotd.data.loaders.star import class_folder, star_classes
 from aotd.data.schema import QASample
 from aotd.data.star_classes import StarClasses
 from aotd.data.video import FrameCache
@@ -97,10 +97,8 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     if not samples:
         raise AotdError(f"{data}: split {split!r} has no labelled questions")
     samples = samples[:limit] if limit else samples
-    folder = class_folder(data)
-    if folder is None:
-        raise AotdError(f"{data}: no STAR class files found")
-    classes = StarClasses.load(folder)
+    classes = star_classes(data, required="step 1 scores perception against the scene graphs' classes "
+                                         "(annotations/classes/ or STAR_classes/)")
     videos = None if limit is None else max(1, len({s.video.video_id for s in samples}))
     # the prior is fit on another split than the one scored: a world's splits are balanced apart, so
     # counts from the rest of the scored split would be anti-predictive (below chance), not a prior
@@ -110,7 +108,7 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     train = train or [s for s in ds.samples if s.split == split and s.answer is not None and s.sample_id not in scored]
     rows: list[Row] = []
     if tools.labels is None:  # label-list recognizers score against the dataset's own action classes
-        tools = tools.model_copy(update={"labels": str(folder.resolve())})
+        tools = tools.model_copy(update={"labels": str(Path(class_folder(data) or data).resolve())})
     keyframes = keyframes_of(ds.by_split(split), classes, videos)  # read once for every detector
     for name in names["detection"]:
         r = evaluate_detector(registry.detector(name, tools), keyframes)

@@ -11,8 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from aotd.data.loaders import load_dataset
-from aotd.data.loaders.star import class_folder
-from aotd.data.star_classes import StarClasses
+from aotd.data.loaders.star import star_classes
 from aotd.data.video import sample_video
 from aotd.errors import AotdError
 
@@ -25,10 +24,7 @@ def preview(data: Path, out: Path, *, question_id: str | None = None, frames: in
     if not samples:
         raise AotdError(f"{data}: no question with id {question_id!r}")
     sample = samples[0]
-    folder = class_folder(data)
-    if folder is None:
-        raise AotdError(f"{data}: no STAR class files found (expected annotations/classes/)")
-    classes = StarClasses.load(folder)
+    classes = star_classes(data, required="expected annotations/classes/")
     if sample.video.path is None:
         raise AotdError(f"{data}: video {sample.video.video_id} not found")
     clip = sample_video(sample.video.path, start_s=sample.start, end_s=sample.end)

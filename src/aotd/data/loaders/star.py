@@ -18,6 +18,7 @@ from typing import Any
 
 from aotd.data.schema import QUESTION_FAMILIES, QASample
 from aotd.data.star_classes import CLASS_FILES, StarClasses
+from aotd.errors import AotdError
 
 from ._common import (
     Collector,
@@ -191,6 +192,18 @@ def class_folder(path: str | Path) -> Path | None:
     path = Path(path)
     bases = [path, path / "annotations"] if path.is_dir() else [path.parent]
     return next((b / name for b in bases for name in _CLASS_DIR_NAMES if (b / name).is_dir()), None)
+
+
+def star_classes(path: str | Path, *, required: str | None = None) -> StarClasses | None:
+    """The class files that sit with ``path`` (``class_folder``), loaded: every step that reads a
+    STAR dataset's classes finds them this one way. None where there are none, unless
+    ``required`` says how to supply them: then an error naming ``path`` and that fix."""
+    folder = class_folder(path)
+    if folder is None:
+        if required is not None:
+            raise AotdError(f"{path}: no STAR class files found beside it; {required}")
+        return None
+    return StarClasses.load(folder)
 
 
 def _check_ids(sample: QASample, classes: StarClasses, where: Where) -> None:

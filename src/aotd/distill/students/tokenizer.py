@@ -1,7 +1,7 @@
 """A word-level tokenizer for the embedded world, with an exact character fallback.
 
-Words of the world (objects, verb forms, question templates, prompt suffixes, the rule
-converter's phrasing) are single tokens, with and without a leading space and capitalised, so
+Words of the world (objects, verb forms, question templates, prompt suffixes, the rule and
+program converters' phrasing) are single tokens, with and without a leading space and capitalised, so
 an answer prompt is ~50 tokens and a rationale a few hundred. Numbers 0-256 (frame ids and box
 coordinates) are single tokens too. Anything else falls back to one token per printable ASCII
 character, so ``decode(encode(text)) == text`` for every text of that alphabet; a character
@@ -43,6 +43,13 @@ find check there try on but fails fail search no action actions recognise recogn
 this points unknown time has just done video clip object objects somewhere none nothing seen
 see where when start end window box boxes person an a yes true false error
 """
+_PROGRAM_WORDS = """
+recognised anchor happens model answers found can must scene already prefer earliest latest shown them
+relevant last hints since ground each lasts else happened besides hand
+"""
+"""The program converter's phrasing (``cot.program``), after the words above so that the ids of
+those stay where they were: without them a third of a rationale's tokens spelled words out."""
+_EXACT_WORDS = ("QA",)  # written in capitals, as the program converter writes them
 _SPACED_PUNCTUATION = "\"'([-"  # punctuation that usually follows a space in the world's texts
 
 
@@ -75,10 +82,10 @@ def default_tokens() -> list[str]:
     for n in range(MAX_NUMBER + 1):
         tokens.update(dict.fromkeys((str(n), f" {n}")))
     words = _words([_TEMPLATE_WORDS, _PROMPT_WORDS, _RATIONALE_WORDS, MC_SUFFIX, OE_SUFFIX, RATIONALE_SUFFIX])
-    words += _world_words() + [c.lower() for c in LETTERS]
-    for word in dict.fromkeys(words):
-        for form in (word, word.capitalize()):
-            tokens.update(dict.fromkeys((form, " " + form)))
+    words += _world_words() + [c.lower() for c in LETTERS] + _words([_PROGRAM_WORDS])
+    forms = [form for word in dict.fromkeys(words) for form in (word, word.capitalize())] + list(_EXACT_WORDS)
+    for form in forms:
+        tokens.update(dict.fromkeys((form, " " + form)))
     return list(tokens)
 
 
