@@ -45,7 +45,10 @@ def train_all(out: Path, *, progress: bool = True) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     train_cnn_detector(out / MODEL_FILE, progress=progress)
     train_clip_classifier(out / CACHE_FILE, log=progress)
+    # the CPU's instruction set picks torch's kernels, and so the order floats are summed in: the
+    # same command reproduces the files bit for bit only on the same kind of CPU
     manifest = {"command": COMMAND, "torch": torch.__version__, "python": platform.python_version(),
+                "cpu": torch.backends.cpu.get_cpu_capability(),
                 "files": {MODEL_FILE: {"trainer": "aotd.tools.embedded.cnn_detector.train_cnn_detector",
                                        "settings": {"videos": DEFAULT_VIDEOS, "epochs": DEFAULT_EPOCHS, "seed": 0}},
                           CACHE_FILE: {"trainer": "aotd.tools.embedded.clip_classifier.train_clip_classifier",
