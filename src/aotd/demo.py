@@ -194,7 +194,7 @@ def _world(out: Path, spec: DemoSize, seed: int, workers: int, clock: _Clock) ->
         raise AotdError(f"{world}: the world has no {'test' if ds.by_split('train') else 'train'} videos "
                         f"({spec.videos} videos, seed {seed}); pass another --seed or a larger --size")
     if not (out / "world.png").exists():
-        preview(world, out / "world.png")
+        preview(world, out / "world.png", questions=ds.samples)
     clock.done("world ready")
     return world
 

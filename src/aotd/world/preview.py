@@ -5,6 +5,7 @@ Used for the README and for eyeballing a world after changing the renderer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +13,20 @@ from PIL import Image, ImageDraw
 
 from aotd.data.loaders import load_dataset
 from aotd.data.loaders.star import star_classes
+from aotd.data.schema import QASample
 from aotd.data.video import sample_video
 from aotd.errors import AotdError
 
 SCALE = 2
 
 
-def preview(data: Path, out: Path, *, question_id: str | None = None, frames: int = 6) -> Path:
-    ds = load_dataset("star", data)
-    samples = ds.samples if question_id is None else [s for s in ds.samples if s.sample_id == question_id]
+def preview(data: Path, out: Path, *, question_id: str | None = None, frames: int = 6,
+            questions: Sequence[QASample] | None = None) -> Path:
+    """Draw a question of the STAR dataset ``data`` (the first, or ``question_id``) to ``out``;
+    ``questions``: the dataset's questions when the caller has read them (a 200-video world takes
+    ~9 s to read again)."""
+    questions = load_dataset("star", data).samples if questions is None else questions
+    samples = list(questions) if question_id is None else [s for s in questions if s.sample_id == question_id]
     if not samples:
         raise AotdError(f"{data}: no question with id {question_id!r}")
     sample = samples[0]

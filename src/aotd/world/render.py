@@ -178,9 +178,13 @@ class Renderer:
             d.rounded_rectangle([x - w / 2 + m, HEIGHT - h + m, x + w / 2 + m, HEIGHT + m], radius=8, fill=color)
         dx, dy = self.pan[state.index]
         ox, oy = int(round(m + dx)), int(round(m + dy))
-        arr = np.asarray(img, dtype=np.float32)[oy : oy + HEIGHT, ox : ox + WIDTH]
-        arr = arr * self.gain[state.index] + self.tint + self.noise_bank[state.index % len(self.noise_bank)]
-        frame = np.clip(arr, 0, 255).astype(np.uint8)
+        # the view, then gain, tint and noise in place, on the cropped pixels only: the same float64
+        # operations in the same order as on fresh arrays (the gain is a float64), so the same bytes
+        arr = np.asarray(img)[oy : oy + HEIGHT, ox : ox + WIDTH].astype(np.float64)
+        arr *= self.gain[state.index]
+        arr += self.tint
+        arr += self.noise_bank[state.index % len(self.noise_bank)]
+        frame = np.clip(arr, 0, 255, out=arr).astype(np.uint8)
         boxes: dict[str, Box] = {}
         shift = (ox - m, oy - m)
         for o in objs.values():
