@@ -62,6 +62,13 @@ def test_controls_matched_count_and_shuffled_rationales(inputs) -> None:
     assert all(r.target != own[r.sample_id] or list(own.values()).count(r.target) > 1 for r in shuffled)  # ... moved
 
 
+def test_the_controls_do_not_depend_on_the_order_cots_were_written_in(inputs) -> None:
+    """Parallel workers write traces, and so CoTs, in the order they finish."""
+    samples, cots = inputs
+    for kwargs in ({"cot_filter": "none", "max_rationales": 5}, {"shuffle_rationales": True}, {}):
+        assert build_records(samples, cots[::-1], seed=1, **kwargs) == build_records(samples, cots, seed=1, **kwargs)
+
+
 def test_missing_video_and_foreign_cots_fail_before_training(inputs) -> None:
     samples, cots = inputs
     broken = [s.model_copy(update={"video": s.video.model_copy(update={"path": Path("/nowhere/x.mp4")})}) for s in samples]

@@ -35,7 +35,8 @@ def keep_cot(record: CotRecord, cot_filter: CotFilter) -> bool:
 def build_records(samples: Iterable[QASample], cots: Iterable[CotRecord], *, cot_filter: CotFilter = "verified",
                   no_cot: bool = False, source: str = "dataset", max_rationales: int | None = None,
                   shuffle_rationales: bool = False, seed: int = 0) -> list[TrainRecord]:
-    """Answer records for the labelled samples, then rationale records for the kept CoTs.
+    """Answer records for the labelled samples, then rationale records for the kept CoTs, both in
+    the order of ``samples`` whatever the order of ``cots``.
 
     A CoT whose sample is not in ``samples`` is an error (the CoT file and the dataset do not
     belong together), as is a sample whose video file is missing: both surface here, before
@@ -59,6 +60,10 @@ def build_records(samples: Iterable[QASample], cots: Iterable[CotRecord], *, cot
             raise DataError(f"CoT of sample {c.sample_id} has no labelled sample in {source}; "
                             "build from the dataset (and split) the agent ran on")
         kept.append((s, c.rationale or ""))
+    # in the dataset's order, not the CoT file's: a parallel agent writes traces as they finish, and
+    # the seeded subset and the shuffle must not depend on which finished first
+    position = {sid: k for k, sid in enumerate(by_id)}
+    kept.sort(key=lambda pair: position[pair[0].sample_id])
     rng = random.Random(seed)
     if max_rationales is not None and len(kept) > max_rationales:
         kept = [kept[i] for i in sorted(rng.sample(range(len(kept)), max_rationales))]
