@@ -112,9 +112,8 @@ def data_program(
     sample = next((s for s in ds.samples if s.sample_id == question_id), None)
     if sample is None:
         raise AotdError(f"{path}: no question with id {question_id!r} ({len(ds)} questions loaded)")
-    found = StarClasses.load(classes) if classes else star_classes(path, required="pass --classes FOLDER")
-    assert found is not None  # star_classes raised otherwise
-    check = check_sample(sample, found)
+    check = check_sample(sample, StarClasses.load(classes) if classes else
+                         star_classes(path, required="pass --classes FOLDER"))
     typer.echo(f"{sample.sample_id}: {sample.question}")
     for step in check.run.steps:
         typer.echo(f"  {step.function}{_short(step.args)} -> {_short(step.output)}")

@@ -281,8 +281,13 @@ def _pool(workers: int, jobs: int) -> tuple[ProcessPoolExecutor | None, int]:
     if n < 2:
         return None, 0
     threads = max(1, len(os.sched_getaffinity(0)) // n) if hasattr(os, "sched_getaffinity") else 1
+    return _processes(n, threads), n
+
+
+def _processes(n: int, threads: int) -> ProcessPoolExecutor:
+    """``n`` spawned processes of ``threads`` torch threads each, that die with the demo."""
     return ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_init_job,
-                               initargs=(os.getpid(), threads)), n
+                               initargs=(os.getpid(), threads))
 
 
 def _init_job(parent: int, threads: int) -> None:
@@ -310,8 +315,7 @@ class _Features:
                       for k in range(n)]
         self.pool = None
         if workers > 1:
-            self.pool = ProcessPoolExecutor(n, mp_context=get_context("spawn"), initializer=_init_job,
-                                            initargs=(os.getpid(), 1))
+            self.pool = _processes(n, 1)
             self.jobs = [self.pool.submit(_features_job, part) for part in self.parts]
 
     def __enter__(self) -> _Features:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from aotd.data.schema import QUESTION_FAMILIES, QASample
 from aotd.data.star_classes import CLASS_FILES, StarClasses
@@ -194,6 +194,10 @@ def class_folder(path: str | Path) -> Path | None:
     return next((b / name for b in bases for name in _CLASS_DIR_NAMES if (b / name).is_dir()), None)
 
 
+@overload
+def star_classes(path: str | Path, *, required: str) -> StarClasses: ...
+@overload
+def star_classes(path: str | Path, *, required: None = None) -> StarClasses | None: ...
 def star_classes(path: str | Path, *, required: str | None = None) -> StarClasses | None:
     """The class files that sit with ``path`` (``class_folder``), loaded: every step that reads a
     STAR dataset's classes finds them this one way. None where there are none, unless
