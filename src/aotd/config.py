@@ -55,7 +55,8 @@ class TrainConfig(BaseModel):
     grad_clip: float = 1.0
     seed: int = 0
     checkpoint_every: int = Field(100, ge=1)  # steps
-    term_grad_every: int = Field(10, ge=0)  # log each term's gradient norm every N steps (one process; 0: never)
+    # log each term's gradient norm every N steps (one process; 0: never): two extra backward passes each time
+    term_grad_every: int = Field(25, ge=0)
     max_steps: int | None = None  # stop early (tests, smoke runs); the checkpoint is written
 
 

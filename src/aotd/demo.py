@@ -206,7 +206,8 @@ def _select(out: Path, world: Path, spec: DemoSize, clock: _Clock):  # noqa: ANN
     selected = out / "select" / "config.yaml"
     clock.stage(f"step 1: select tools on {spec.select_questions} train questions (Table 1)")
     if not selected.exists():
-        select(load_config(None), world, out / "select", split="train", limit=spec.select_questions)
+        select(load_config(None), world, out / "select", split="train", limit=spec.select_questions,
+               dataset=_dataset(world))
     clock.log((out / "select" / "table1.md").read_text())
     clock.done(f"chosen config: {selected}")
     return load_config(selected)
@@ -303,19 +304,23 @@ class _Features:
     """The students' vision-tower features of every question, computed once (split by video)
     before any student trains, so that every student and evaluation reads them. They need only
     the world, so with two or more workers they are computed beside step 1, in ``workers - 1``
-    processes, and the demo waits for them after it."""
+    processes, a few videos per job; when step 1 ends, this process takes its share of the jobs
+    not started yet."""
+
+    VIDEOS_PER_JOB = 4
 
     def __init__(self, world: Path, workers: int) -> None:
         samples = [s for s in _dataset(world).samples if s.choice_texts]
         videos = sorted({s.video.path for s in samples})
         self.what = f"{len(samples)} questions on {len(videos)} videos"
-        n = max(1, workers - 1)
-        part_of = {v: i % n for i, v in enumerate(videos)}
-        self.parts = [[(s.video.path, s.start, s.end) for s in samples if part_of[s.video.path] == k]
-                      for k in range(n)]
-        self.pool = None
+        windows: dict[str, list[tuple[str, float | None, float | None]]] = {v: [] for v in videos}
+        for s in samples:
+            windows[s.video.path].append((s.video.path, s.start, s.end))
+        k = self.VIDEOS_PER_JOB
+        self.parts = [sum((windows[v] for v in videos[i : i + k]), []) for i in range(0, len(videos), k)]
+        self.workers, self.pool = workers, None
         if workers > 1:
-            self.pool = _processes(n, 1)
+            self.pool = _processes(workers - 1, 1)
             self.jobs = [self.pool.submit(_features_job, part) for part in self.parts]
 
     def __enter__(self) -> _Features:
@@ -331,13 +336,26 @@ class _Features:
         if self.pool is None:
             _features_job(sum(self.parts, []))
         else:
+            # this process's share of the jobs not started (the last ones: the pool takes them in order)
+            share = sum(not (job.running() or job.done()) for job in self.jobs) // self.workers
+            mine: list[tuple[str, float | None, float | None]] = []
+            for job, part in zip(reversed(self.jobs), reversed(self.parts)):
+                if share == 0:
+                    break
+                if job.cancel():
+                    mine += part
+                    share -= 1
+            _features_job(mine)
             for job in self.jobs:
-                job.result()
+                if not job.cancelled():
+                    job.result()
             self.pool.shutdown()
         clock.done("features kept under $AOTD_CACHE/features")
 
 
 def _features_job(windows: list[tuple[str, float | None, float | None]]) -> None:
+    if not windows:
+        return
     from aotd.config import DistillConfig
     from aotd.distill.students import build_student
 

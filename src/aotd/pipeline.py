@@ -21,15 +21,16 @@ if TYPE_CHECKING:
 
     from aotd.config import Config, DistillConfig
     from aotd.data.records import CotRecord, TrainRecord
-    from aotd.data.schema import QASample
+    from aotd.data.schema import Dataset, QASample
     from aotd.models.student import Student
 
 
 def select(config: Config, data: Path, out: Path, *, split: str = "train", limit: int | None = None,
-           progress: bool = True) -> tuple[list[Any], Config]:
+           progress: bool = True, dataset: Dataset | None = None) -> tuple[list[Any], Config]:
     """Step 1: score every candidate per sub-task on ``split`` of the STAR dataset ``data``
     (Table 1), with the one-hop and rule planners (and ``config``'s LLM planner when it names
-    one); writes ``table1.{json,md}`` and the chosen ``config.yaml`` to ``out``."""
+    one); writes ``table1.{json,md}`` and the chosen ``config.yaml`` to ``out``. ``dataset``:
+    ``data`` already loaded, if the caller has it."""
     from aotd.agent.build import build_planner
     from aotd.config import PlannerConfig
     from aotd.select import run_selection, write_outputs
@@ -37,7 +38,8 @@ def select(config: Config, data: Path, out: Path, *, split: str = "train", limit
     planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
     if config.planner.kind == "llm":
         planners[f"llm:{config.planner.model}"] = build_planner(config.planner)
-    rows, chosen = run_selection(data, config, split=split, limit=limit, planners=planners, progress=progress)
+    rows, chosen = run_selection(data, config, split=split, limit=limit, planners=planners, progress=progress,
+                                 dataset=dataset)
     write_outputs(rows, chosen, out)
     return rows, chosen
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from aotd.config import Config, save_config
 from aotd.data.loaders import load_dataset
 from aotd.data.loaders.star import class_folder, star_classes
-from aotd.data.schema import QASample
+from aotd.data.schema import Dataset, QASample
 from aotd.data.star_classes import StarClasses
 from aotd.data.video import FrameCache
 from aotd.errors import AotdError
@@ -82,8 +82,10 @@ def score_answers(samples: list[QASample], planners: dict[str, Any], qas: dict[s
 
 
 def run_selection(data: Path, config: Config, *, split: str = "train", limit: int | None = None,
-                  planners: dict[str, Any] | None = None, progress: bool = True) -> tuple[list[Row], Config]:
-    """Score all candidates; return the table rows and ``config`` with the winners filled in."""
+                  planners: dict[str, Any] | None = None, progress: bool = True,
+                  dataset: Dataset | None = None) -> tuple[list[Row], Config]:
+    """Score all candidates; return the table rows and ``config`` with the winners filled in.
+    ``dataset`` is ``data`` already loaded (None: load it; parsing a world's scene graphs takes seconds)."""
     from aotd.select.actions import evaluate_grounding, evaluate_recognition
     from aotd.select.detection import evaluate_detector
     from aotd.select.prior import PriorQA
@@ -92,7 +94,7 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     tools = config.tools
     registry.check_models(tools)  # a misspelt name fails before any scoring
     names = {sub: registry.step1_candidates(sub, tools) for sub in ("detection", "grounding", "recognition", "qa")}
-    ds = load_dataset("star", data)
+    ds = dataset if dataset is not None else load_dataset("star", data)
     samples = [s for s in ds.by_split(split) if s.answer is not None]
     if not samples:
         raise AotdError(f"{data}: split {split!r} has no labelled questions")
