@@ -60,13 +60,29 @@ def features(q: Question, value: Any) -> dict[Hashable, Hashable]:
     key in each family, so counts compare like with like."""
     t = template_of(q)
     parts = _parts(q, value)
+    named = q.named
     out: dict[Hashable, Hashable] = {"opt": (t, repr(value)), "text": (q.text, repr(value)),
-                                     "named": (t, parts.get("o") in q.named or parts.get("v") in q.named)}
+                                     "named": (t, parts.get("o") in named or parts.get("v") in named)}
     for name, part in parts.items():
         out[("part", name)] = (t, part)
         for slot, word in q.slots.items():
             out[("pair", slot, name)] = (t, slot, word, part)
     return out
+
+
+class _Features:
+    """``features`` of each (question, option), computed once per ``balance``: the rounds of
+    choosing and checking ask for the same ones hundreds of thousands of times."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, Any], tuple[Question, dict[Hashable, Hashable]]] = {}
+
+    def __call__(self, q: Question, value: Any) -> dict[Hashable, Hashable]:
+        key = (id(q), value)
+        hit = self._memo.get(key)
+        if hit is None or hit[0] is not q:
+            hit = self._memo[key] = (q, features(q, value))  # holding q: its id is not reused meanwhile
+        return hit[1]
 
 
 class _Counts:
@@ -76,52 +92,63 @@ class _Counts:
         self.answer: Counter[Hashable] = Counter()
         self.shown: Counter[Hashable] = Counter()
 
-    def add(self, picks: Sequence[Pick]) -> None:
+    def add(self, picks: Sequence[Pick], feats: _Features) -> None:
         for p in picks:
             q = p.question
-            for key in features(q, q.answer).values():
+            for key in feats(q, q.answer).values():
                 self.answer[key] += 1
                 self.shown[key] += 1
             for d in q.distractors:
-                for key in features(q, d).values():
+                for key in feats(q, d).values():
                     self.shown[key] += 1
 
 
-def assign_distractors(picks: Sequence[Pick], rng: np.random.Generator, *, consider: int = 32) -> None:
+def assign_distractors(picks: Sequence[Pick], rng: np.random.Generator, *, consider: int = 32,
+                       feats: _Features | None = None) -> None:
     """Give every question three wrong options from its ``allowed`` list, each chosen where its
     features are most short of being shown four times as often as they are the answer."""
+    feats = feats or _Features()
     answer: Counter[Hashable] = Counter()
     for p in picks:
-        for key in features(p.question, p.question.answer).values():
+        for key in feats(p.question, p.question.answer).values():
             answer[key] += 1
     shown = Counter(answer)  # every answer is shown once
+    need: dict[Hashable, float] = {}  # each key's shortfall below, kept current as ``shown`` grows
+
+    def shortfall(key: Hashable) -> float:
+        value = need.get(key)
+        if value is None:
+            value = need[key] = (OPTIONS * answer[key] - shown[key]) / (OPTIONS * answer[key] + OPTIONS)
+        return value
+
     for k in rng.permutation(len(picks)):
         q = picks[int(k)].question
         pool = list(q.allowed)
         if len(pool) > consider:
             pool = [pool[int(i)] for i in rng.choice(len(pool), size=consider, replace=False)]
-        keys = [list(features(q, v).values()) for v in pool]
+        keys = [list(feats(q, v).values()) for v in pool]
         chosen: list[Any] = []
         for _ in range(OPTIONS - 1):
-            scores = [sum((OPTIONS * answer[key] - shown[key]) / (OPTIONS * answer[key] + OPTIONS) for key in ks)
-                      for ks in keys]
+            scores = [sum(shortfall(key) for key in ks) for ks in keys]
             jitter = rng.uniform(0.0, 0.05, size=len(pool))
             best = int(np.argmax(np.asarray(scores) + jitter))
             chosen.append(pool.pop(best))
             for key in keys.pop(best):
                 shown[key] += 1
+                need.pop(key, None)
         q.distractors = chosen
 
 
-def text_probability(picks: Sequence[Pick]) -> np.ndarray:
+def text_probability(picks: Sequence[Pick], feats: _Features | None = None) -> np.ndarray:
     """For each question, the largest probability any one feature's count over the rest of the
     pool (this question left out) gives its answer: 1/4 when text says nothing."""
+    feats = feats or _Features()
     counts = _Counts()
-    counts.add(picks)
+    counts.add(picks, feats)
     out = np.empty(len(picks))
     for n, p in enumerate(picks):
         q = p.question
-        options = [features(q, q.answer), *(features(q, d) for d in q.distractors)]
+        options = [feats(q, q.answer), *(feats(q, d) for d in q.distractors)]
         best = 0.0
         for family, answer_key in options[0].items():
             keys = [o[family] for o in options]
@@ -162,10 +189,11 @@ def balance(candidates: Sequence[Sequence[Question]], per_video: int, rng: np.ra
     offered = sum(len(qs) for qs in candidates)
     # a wider pool than kept, so that rejected questions can be replaced from the same videos
     wide = cap_per_video(candidates, 2 * per_video, rng, families)
+    feats = _Features()
     rejected = 0
     for _ in range(MAX_ROUNDS):
-        assign_distractors(wide, rng)
-        wide, dropped, p = _reject(wide, max_text_p)
+        assign_distractors(wide, rng, feats=feats)
+        wide, dropped, p = _reject(wide, max_text_p, feats)
         rejected += dropped
         if not dropped:
             break
@@ -173,10 +201,10 @@ def balance(candidates: Sequence[Sequence[Question]], per_video: int, rng: np.ra
     for x in wide:
         by_video[x.video].append(x.question)
     picks = cap_per_video(by_video, per_video, rng, families)
-    assign_distractors(picks, rng)
+    assign_distractors(picks, rng, feats=feats)
     dropped = 1
     while dropped:  # removing a question changes the others' counts: repeat to a fixed point
-        picks, dropped, p = _reject(picks, max_text_p)
+        picks, dropped, p = _reject(picks, max_text_p, feats)
         rejected += dropped
     _order_options(picks, rng)
     picks.sort(key=lambda x: x.video)
@@ -185,10 +213,10 @@ def balance(candidates: Sequence[Sequence[Question]], per_video: int, rng: np.ra
     return picks, summary
 
 
-def _reject(picks: list[Pick], max_text_p: float) -> tuple[list[Pick], int, np.ndarray]:
+def _reject(picks: list[Pick], max_text_p: float, feats: _Features) -> tuple[list[Pick], int, np.ndarray]:
     """Drop the questions whose answer the text count makes likelier than ``max_text_p``; returns
     what is kept, how many went, and the kept questions' probabilities (before the drop)."""
-    p = text_probability(picks)
+    p = text_probability(picks, feats)
     bad = p > max_text_p
     return [x for x, b in zip(picks, bad) if not b], int(bad.sum()), p[~bad]
 
