@@ -131,6 +131,30 @@ def test_batch_resumes_without_duplicates(world, tmp_path: Path) -> None:
     assert len((tmp_path / "traces.timings.jsonl").read_text().splitlines()) == 5
 
 
+def test_isolated_programs_call_tools_on_one_torch_thread(world, tmp_path: Path) -> None:
+    """Torch threads spin-waiting after a tool's op would take the sandbox worker's core."""
+    import torch
+
+    ds, oracle = world
+    seen: list[int] = []
+
+    def tools(sample, clip):
+        seen.append(torch.get_num_threads())
+        return oracle(sample, clip)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for isolate in (True, False):
+            stage = AgentStage(Config(sandbox=SandboxConfig(isolate=isolate)), planner=FixedPlanner(WHICH_OBJECT),
+                               tools=tools)
+            run_agent(ds.samples[:1], stage, tmp_path / f"traces_{isolate}.jsonl", progress=False)
+            assert torch.get_num_threads() == 2  # the caller's setting is back
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 2]
+
+
 def test_a_stage_with_ready_made_parts_refuses_to_travel(world) -> None:
     import pickle
 

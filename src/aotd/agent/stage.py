@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from aotd.data.schema import QASample
 from aotd.data.video import FrameCache
 from aotd.runner import RunReport, Shard, run_stage
 from aotd.runner.memory import peak_memory_mb, reset_peak_memory
+from aotd.tools.memo import one_thread
 
 
 class AgentStage:
@@ -62,8 +64,12 @@ class AgentStage:
     def process(self, sample: QASample) -> tuple[str, dict[str, float]]:
         assert self._planner is not None and self._tools is not None, "setup() first"
         timings: dict[str, float] = {}
-        record = run_sample(sample, self._planner, self._tools, limits=self.limits, isolate=self.cfg.sandbox.isolate,
-                            cache=self._frames, timings=timings)
+        isolate = self.cfg.sandbox.isolate
+        # the program's sandbox worker runs between tool calls: torch threads spin-waiting after a
+        # tool's op would take its core (two threads made the sandbox's overhead ~1.7x as large)
+        with one_thread() if isolate else contextlib.nullcontext():
+            record = run_sample(sample, self._planner, self._tools, limits=self.limits, isolate=isolate,
+                                cache=self._frames, timings=timings)
         timings["peak_mb"] = peak_memory_mb()  # this process's peak so far: the cost evaluation reads it
         return self._finish(record).model_dump_json(), timings
 
