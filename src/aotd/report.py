@@ -14,10 +14,13 @@ import json
 import re
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aotd.data.records import read_jsonl
 from aotd.errors import AotdError
+
+if TYPE_CHECKING:
+    from aotd.data.schema import QASample
 
 SYSTEMS = {"instruct": "Instruct (answers only)", "aotd": "AoTD (answers + verified CoTs)",
            "unfiltered": "AoTD without filtering (as many CoTs, unverified)",
@@ -417,24 +420,24 @@ def _examples(data: dict[str, Any], out: Path, n: int = 3) -> list[dict[str, Any
     rows = [r for r in read_jsonl(rows_path) if r.get("rationale")]
     rows.sort(key=lambda r: (not r.get("correct"), r["sample_id"]))
     picked = rows[:n]
-    world = Path(data["agent"]["data"]) if data["agent"] else None
+    samples = {}
+    if picked and data["agent"]:
+        from aotd.data.loaders import load_dataset
+
+        samples = {s.sample_id: s for s in load_dataset("star", Path(data["agent"]["data"]), split="test").samples}
     examples = []
     for i, r in enumerate(picked):
-        image = _strip(world, r["sample_id"], out / f"example_{i}.png") if world else None
-        examples.append({**r, "image": image})
+        sample = samples.get(r["sample_id"])
+        examples.append({**r, "image": _strip(sample, out / f"example_{i}.png") if sample else None})
     return examples
 
 
-def _strip(world: Path, sample_id: str, path: Path) -> str | None:
+def _strip(sample: QASample, path: Path) -> str:
     import numpy as np
     from PIL import Image
 
-    from aotd.data.loaders import load_dataset
     from aotd.data.video import sample_video
 
-    sample = next((s for s in load_dataset("star", world, split="test").samples if s.sample_id == sample_id), None)
-    if sample is None:
-        return None
     frames = sample_video(sample.video.path, start_s=sample.start, end_s=sample.end).frames
     picks = np.linspace(0, len(frames) - 1, 6).round().astype(int)
     Image.fromarray(np.concatenate([frames[i] for i in picks], axis=1)).save(path)
