@@ -505,8 +505,8 @@ def evaluate(
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option(help="folder for everything the demo writes")] = Path("runs/demo"),
-    size: Annotated[str, typer.Option(help="small (the default demo) | full (a 1,000-video world, three seeds, "
-                                           "a data-size curve and a λ sweep) | tiny (a smoke test)")] = "small",
+    size: Annotated[str, typer.Option(help="small (the default demo) | full (a 300-video world, three seeds, "
+                                           "6 epochs, a data-size curve and a λ sweep: about an hour) | tiny (a smoke test)")] = "small",
     seeds: Annotated[int | None, typer.Option(help="training seeds of every compared variant (controls: one); "
                                                    "default: 2, or 3 at --size full")] = None,
     seed: Annotated[int, typer.Option(help="the world's seed and the first training seed")] = 0,
