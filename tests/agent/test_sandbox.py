@@ -473,6 +473,46 @@ def test_worker_is_stopped_and_parent_survives(body: str, kind: str) -> None:
     assert again.ok and again.value == "cup"
 
 
+def _lent_worker() -> int | None:
+    from aotd.agent.sandbox import process
+
+    server = process._SERVERS.get(os.getpid())
+    return None if server is None or server.worker is None else server.worker.pid
+
+
+def test_a_worker_runs_program_after_program_each_in_a_fresh_interpreter_and_is_replaced_after_a_failure() -> None:
+    first = "LEFT = ['behind']\ndef execute_command(video, question, choices):\n    LEFT.append(1)\n    return choices[0]\n"
+    assert run_program(first, tools={}, inputs=INPUTS).value == "cup"
+    worker = _lent_worker()
+    assert worker is not None
+    # the next program runs in the same process, and sees nothing of the one before
+    peek = "def execute_command(video, question, choices):\n    return LEFT\n"
+    failed = run_program(peek, tools={}, inputs=INPUTS)
+    assert outcome(failed) == "runtime" and "LEFT" in failed.error.message
+    assert _lent_worker() is None  # a program that failed takes its worker with it
+    assert not _workers_settled()
+    for _ in range(3):
+        assert run_program(first, tools={}, inputs=INPUTS).ok
+    fresh = _lent_worker()
+    assert fresh is not None and fresh != worker
+    # every limit still holds in a worker that has run programs before
+    bomb = run_program("def execute_command(video, question, choices):\n    x = [0] * (10 ** 10)\n    return len(x)\n",
+                       tools={}, inputs=INPUTS, limits=HOSTILE_LIMITS)
+    assert outcome(bomb) == "memory" and _lent_worker() is None
+    assert run_program(first, tools={}, inputs=INPUTS).ok
+
+
+def test_a_worker_killed_while_it_waits_for_its_next_program_is_replaced() -> None:
+    ok = "def execute_command(video, question, choices):\n    return choices[1]\n"
+    assert run_program(ok, tools={}, inputs=INPUTS).value == "book"
+    worker = _lent_worker()
+    assert worker is not None
+    os.kill(worker, signal.SIGKILL)
+    time.sleep(0.1)
+    result = run_program(ok, tools={}, inputs=INPUTS)
+    assert result.ok and result.value == "book" and _lent_worker() not in (None, worker)
+
+
 def test_trace_survives_a_killed_worker() -> None:
     source = ("def execute_command(video, question, choices):\n    detect(video, 'cup', [1])\n"
               "    while True:\n        pass\n")

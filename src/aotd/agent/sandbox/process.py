@@ -1,11 +1,15 @@
 """The two ways to run a program: in this process, or in a worker process that can be killed.
 
-``run_program`` runs each program in a fresh worker process that runs only the interpreter, under
-an address-space cap (``RLIMIT_AS``: what it started with plus ``memory_mb``) and a CPU-time
-backstop; the parent kills it at the deadline. Workers are forked by a small server process
-(``server``), started once per caller, that holds only the interpreter and the input types'
-modules: forking the caller itself, with torch and the models, cost ~140 ms a program. A worker
-does not hold the caller's end of its pipe, so it sees end of file when the caller dies. The tools stay in the parent, with the models, the GPU and the caches (CUDA does
+``run_program`` runs each program in a worker process that runs only the interpreter, under an
+address-space cap (``RLIMIT_AS``: what the worker has mapped plus ``memory_mb``) and a CPU-time
+backstop, both set anew for each program; the parent kills it at the deadline. Workers are
+forked by a small server process (``server``), started once per caller, that holds only the
+interpreter and the input types' modules: forking the caller itself, with torch and the models,
+cost ~140 ms a program. A worker is reused: each program gets a fresh interpreter (its own
+names, counters and limits; the interpreter offers no way to change anything that outlives it),
+and a worker whose program failed in any way, timed out or died, or that has run
+``_PROGRAMS_PER_WORKER`` programs, is replaced (a fresh process a program cost ~2 ms more). A
+worker does not hold the caller's end of its pipe, so it sees end of file when the caller dies. The tools stay in the parent, with the models, the GPU and the caches (CUDA does
 not survive a fork, and a model's address space would count against the cap): each tool call
 travels to the parent over a pipe, runs there, and its output travels back. So the parent records
 the trace, which survives a worker that is killed, and tool outputs must be picklable.
@@ -50,6 +54,7 @@ from .trace import SandboxErrorInfo, SandboxResult, ToolCall, ToolRecorder
 
 _GRACE_S = 1.0  # past the deadline, the worker's own timeout report still wins over a kill
 _MAX_MESSAGE = 256 * 2**20
+_PROGRAMS_PER_WORKER = 1000  # then a fresh process: what a long-lived one accretes stays bounded
 _DEFAULT = Limits()
 
 
@@ -79,33 +84,25 @@ def run_in_process(source: str, *, tools: Mapping[str, Callable[..., Any]], inpu
 
 def run_program(source: str, *, tools: Mapping[str, Callable[..., Any]], inputs: Mapping[str, Any],
                 entry: str = "execute_command", limits: Limits = _DEFAULT) -> SandboxResult:
-    """Run ``entry(**inputs)`` of ``source`` in a forked worker with memory and time limits."""
+    """Run ``entry(**inputs)`` of ``source`` in a worker process with memory and time limits."""
     check_tool_names(tools)
     start = time.perf_counter()
     deadline = time.monotonic() + limits.timeout_s
-    parent_end, worker_end = multiprocessing.Pipe()
     recorder = ToolRecorder(tools)
     views = {k: v.__sandbox_view__() if hasattr(type(v), "__sandbox_view__") else v for k, v in inputs.items()}
+    program = pickle.dumps((source, tuple(tools), views, entry, limits, deadline), protocol=pickle.HIGHEST_PROTOCOL)
     kill_at = deadline + _GRACE_S
     with _server(views) as workers:
-        try:
-            worker = workers.start((source, tuple(tools), views, entry, limits, deadline), worker_end.fileno())
-        finally:
-            worker_end.close()
+        worker = workers.take(program)
         # Kills the worker on time even while this thread is blocked: in a slow tool, or reading a pipe.
         watch = _watchdog().arm(kill_at, worker)
         modules: set[str] = set()  # of the tools' outputs
-        reported = False
+        outcome, reported = _failure("crashed", "the worker was not reached"), False
         try:
-            outcome, reported = _serve(worker, parent_end, recorder, inputs, limits, kill_at, modules)
+            outcome, reported = _serve(worker, worker.conn, recorder, inputs, limits, kill_at, modules)
         finally:
             _watchdog().disarm(watch)  # after this it cannot signal a pid that the server may reap
-            if reported and outcome.error is None:  # it exits by itself after its report: the server
-                worker.forget()  # reaps it while this process goes on (one that hit a limit is reaped now)
-            else:
-                worker.kill()  # a no-op when it has exited: it stays a zombie until reaped below
-                worker.reap()
-            parent_end.close()
+            workers.release(worker, reported=reported, reuse=outcome.error is None)
         workers.preload(modules)
     return _result(outcome, recorder.calls, start)
 
@@ -121,12 +118,13 @@ def _modules(value: Any, depth: int = 2) -> set[str]:
 
 
 class _Worker:
-    """A worker the server forked: the caller signals it by pid (it cannot be reused before the
-    server reaps it, which happens only when ``reap`` asks) and learns its exit status from the
-    server."""
+    """A worker the server forked and the caller's end of its pipe: the caller signals it by pid
+    (it cannot be reused before the server reaps it, which happens only when ``reap`` asks) and
+    learns its exit status from the server."""
 
-    def __init__(self, workers: _Server, pid: int) -> None:
-        self.workers, self.pid, self.exitcode = workers, pid, None
+    def __init__(self, workers: _Server, pid: int, conn: Connection) -> None:
+        self.workers, self.pid, self.conn, self.exitcode = workers, pid, conn, None
+        self.programs = 0
 
     def kill(self) -> None:
         if self.exitcode is None:
@@ -138,13 +136,10 @@ class _Worker:
             self.exitcode = self.workers.wait(self.pid)
         return self.exitcode
 
-    def forget(self) -> None:
-        """No signal will be sent to it again: the server may reap it without being asked."""
-        self.workers.forget(self.pid)
-
 
 class _Server:
-    """This process's worker server (``server.main``), started on first use and again if it died."""
+    """This process's worker server (``server.main``), started on first use and again if it died,
+    and the worker it lent, kept between programs."""
 
     def __init__(self, preload: list[str]) -> None:
         mine, theirs = socket.socketpair()
@@ -155,11 +150,12 @@ class _Server:
                                      close_fds=True)
         theirs.close()
         self.loaded = set(preload)
+        self.worker: _Worker | None = None
         server.send(self.sock, ("init", list(sys.path), preload))
 
     def preload(self, modules: set[str]) -> None:
         """Have the server import the modules of tool outputs it has not got: a worker would
-        otherwise import them again, from disk, every time it unpickles such an output."""
+        otherwise import them again, from disk, when it first unpickles such an output."""
         new = sorted(modules - self.loaded)
         if new:
             self.loaded.update(new)
@@ -172,17 +168,43 @@ class _Server:
     def __exit__(self, *exc: object) -> None:
         self.lock.release()
 
-    def start(self, args: tuple[Any, ...], fd: int) -> _Worker:
-        """A worker running ``worker_main(fd, *args)``; the arguments travel pickled once, as bytes
-        the server forwards to its spare without reading them."""
-        server.send(self.sock, ("run", pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)), (fd,))
+    def take(self, program: bytes) -> _Worker:
+        """A worker that has been sent ``program`` (the pickled arguments of ``worker_loop``'s
+        ``run``): the one kept from the program before, or a new one if it has gone meanwhile."""
+        if self.worker is not None:
+            try:
+                self.worker.conn.send_bytes(program)
+                return self.worker
+            except OSError:  # it died while it waited (say, by the OOM killer)
+                self.release(self.worker, reported=False, reuse=False)
+        parent_end, worker_end = multiprocessing.Pipe()
+        try:
+            server.send(self.sock, ("worker",), (worker_end.fileno(),))
+        finally:
+            worker_end.close()
         reply = server.receive(self.sock)
         if reply is None:
+            parent_end.close()
             raise RuntimeError("the sandbox's worker server died")
-        return _Worker(self, reply[0][1])
+        self.worker = _Worker(self, reply[0][1], parent_end)
+        parent_end.send_bytes(program)  # a pipe's buffer holds it: the worker reads it when it starts
+        return self.worker
 
-    def forget(self, pid: int) -> None:
-        server.send(self.sock, ("forget", pid))
+    def release(self, worker: _Worker, *, reported: bool, reuse: bool) -> None:
+        """After a program: keep the worker for the next one (it reported, and ``reuse``: its
+        program did not fail), or let it go. One that reported waits for its next program: end
+        of file tells it to exit, and the server reaps it without a reply; any other is killed
+        and reaped now (a no-op kill when it has exited: it stays a zombie until then)."""
+        worker.programs += 1
+        if reported and reuse and worker.programs < _PROGRAMS_PER_WORKER:
+            return
+        self.worker = None
+        worker.conn.close()
+        if reported:
+            server.send(self.sock, ("forget", worker.pid))
+        else:
+            worker.kill()
+            worker.reap()
 
     def wait(self, pid: int) -> int:
         server.send(self.sock, ("wait", pid))
@@ -330,29 +352,39 @@ def _died(worker: _Worker) -> Outcome:
 
 
 # -- worker side ---------------------------------------------------------------------------------
-def worker_main(fd: int, source: str, tool_names: tuple[str, ...], inputs: Mapping[str, Any],
-                entry: str, limits: Limits, deadline: float, *, mapped: int) -> None:
-    """A worker, just forked by the server (which made it die with the server): confine itself,
-    run the program, report."""
+def worker_loop(fd: int) -> None:
+    """A worker, just handed the caller's pipe by the server (which made it die with the server):
+    run each program the caller sends, under limits set for that program, and report it; exit at
+    end of file."""
     conn = Connection(fd)
-    _confine(limits, mapped)
-    outcome = run_source(source, tool_names=tool_names, call_tool=_ToolClient(conn, inputs), inputs=inputs,
-                         entry=entry, limits=limits, deadline=deadline)
-    conn.send_bytes(pickle.dumps(("done", outcome), protocol=pickle.HIGHEST_PROTOCOL))
+    for which in (resource.RLIMIT_CORE, resource.RLIMIT_NPROC):  # no core dumps, no processes
+        resource.setrlimit(which, (0, 0))
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except EOFError:
+            return
+        source, tool_names, inputs, entry, limits, deadline = pickle.loads(data)
+        _confine(limits)
+        outcome = run_source(source, tool_names=tool_names, call_tool=_ToolClient(conn, inputs), inputs=inputs,
+                             entry=entry, limits=limits, deadline=deadline)
+        conn.send_bytes(pickle.dumps(("done", outcome), protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _confine(limits: Limits, mapped: int) -> None:
-    """Cap the worker's address space (``mapped``, what it has, plus ``memory_mb``), CPU time,
-    core dumps and process creation."""
-    cpu = math.ceil(limits.timeout_s) + 2  # a backstop: the parent kills the worker first
-    for which, soft, new_hard in ((resource.RLIMIT_AS, mapped + limits.memory_mb * 2**20, None),
-                                  (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU first, SIGKILL a second later
-                                  (resource.RLIMIT_CORE, 0, 0), (resource.RLIMIT_NPROC, 0, 0)):
+def _confine(limits: Limits) -> None:
+    """Cap the worker's address space at what it has mapped now plus ``memory_mb``, and its CPU
+    time at what it has used plus the program's budget (a backstop: the parent kills it first;
+    SIGXCPU ends it, and a worker is never reused after a program that failed)."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = math.ceil(used.ru_utime + used.ru_stime + limits.timeout_s) + 2
+    for which, soft in ((resource.RLIMIT_AS, _mapped_bytes() + limits.memory_mb * 2**20), (resource.RLIMIT_CPU, cpu)):
         _, hard = resource.getrlimit(which)
-        new_hard = soft if new_hard is None else new_hard
-        if hard != resource.RLIM_INFINITY:
-            soft, new_hard = min(soft, hard), min(new_hard, hard)
-        resource.setrlimit(which, (soft, new_hard))
+        resource.setrlimit(which, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+
+
+def _mapped_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
 class _ToolClient:

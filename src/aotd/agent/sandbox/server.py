@@ -1,18 +1,19 @@
-"""The worker server: a small process that forks one sandbox worker per program.
+"""The worker server: a small process that forks the sandbox's workers.
 
 Forking the caller for every program was most of the agent's time (~140 ms a program): the
 caller holds torch, the models and the caches, and a fork copies its page tables and then
 faults in the pages the child touches. The server is started once per caller process with a
 fresh interpreter that imports only the sandbox (and the modules of the input types), so
-forking it costs a few milliseconds, and every program still gets a fresh process: a fresh
-interpreter state, its own limits, and nothing left over from the program before.
+forking it costs a few milliseconds. A worker then runs program after program, each with a
+fresh interpreter state and its own limits, until one fails, times out or dies (the caller
+replaces it then) or it has run its share (``process``).
 
-The caller and the server share one socket: the caller sends a request (the worker's
-arguments, pickled, and the worker's end of a pipe to the caller as a passed file
-descriptor); the server hands it to a worker it forked ahead (``_Spare``: forked, and warmed
-up, while the previous program ran) and answers with the worker's pid; later the caller asks for
-the worker's exit status, which the server reaps, or, for a worker that reported its result and
-is exiting by itself, tells the server to reap it without answering. Before the first fork the
+The caller and the server share one socket: the caller asks for a worker (sending the worker's
+end of a pipe to the caller as a passed file descriptor); the server hands it to a worker it
+forked ahead (``_Spare``: forked, and warmed up, before it was asked for) and answers with the
+worker's pid; later the caller asks for the worker's exit status, which the server reaps, or,
+for a worker that is exiting by itself (the caller closed its pipe), tells the server to reap
+it without answering. Before the first fork the
 server runs a small program and freezes its heap (``_warm_up``), so that workers start warm and
 do not copy the pages of inherited objects; the modules of tool outputs are imported here once
 (``import``) rather than in every worker. The server dies with its caller (end of file
@@ -74,31 +75,31 @@ def main() -> None:
     sys.path[:] = path
     for name in preload:
         importlib.import_module(name)
-    from .process import worker_main  # after sys.path: the same code as the caller's
+    from .process import worker_loop  # after sys.path: the same code as the caller's
 
     _warm_up()
-    spare = _Spare(sock, worker_main)
+    spare = _Spare(sock, worker_loop)
     while (request := receive(sock)) is not None:
         message, fds = request
-        if message[0] == "run":
+        if message[0] == "worker":
             try:
                 pid = spare.start(message, fds)
             except OSError:  # the spare was killed while it waited (say, by the OOM killer): fork another
                 spare.retire()
-                spare = _Spare(sock, worker_main)
+                spare = _Spare(sock, worker_loop)
                 pid = spare.start(message, fds)
             for fd in fds:
                 os.close(fd)
             send(sock, ("pid", pid))
-            spare = _Spare(sock, worker_main)  # forked while this program runs, not when the next one asks
+            spare = _Spare(sock, worker_loop)  # forked while this worker runs, not when the next is asked for
         elif message[0] == "import":  # the modules of tool outputs: imported once, here, not per worker
             for name in message[1]:
                 with contextlib.suppress(ImportError):
                     importlib.import_module(name)
             spare.retire()  # forked before the import: the next worker would import them again
-            spare = _Spare(sock, worker_main)
-        elif message[0] == "forget":  # a worker that reported and is exiting: reaped with no reply, so
-            os.waitpid(message[1], 0)  # the caller goes on while it exits (~2 ms saved per program)
+            spare = _Spare(sock, worker_loop)
+        elif message[0] == "forget":  # a worker exiting by itself: reaped with no reply, so the
+            os.waitpid(message[1], 0)  # caller goes on while it exits
         elif message[0] == "wait":
             _, status = os.waitpid(message[1], 0)
             send(sock, ("status", os.waitstatus_to_exitcode(status)))
@@ -106,10 +107,10 @@ def main() -> None:
 
 class _Spare:
     """The next worker, forked ahead: it warms itself up (the copy-on-write page faults a fresh
-    fork pays on first use happen now) and waits for its one program. Each program still gets a
-    process of its own; only the fork and the warm-up leave the program's critical path."""
+    fork pays on first use happen now) and waits to be handed the caller's pipe; the fork and the
+    warm-up stay off the caller's critical path."""
 
-    def __init__(self, caller: socket.socket, worker_main: Any) -> None:
+    def __init__(self, caller: socket.socket, worker_loop: Any) -> None:
         here, there = socket.socketpair()
         server = os.getpid()
         self.pid = os.fork()
@@ -121,13 +122,12 @@ class _Spare:
                 caller.close()
                 here.close()
                 _run_warm_up_program()
-                mapped = _mapped_bytes()
                 request = receive(there)
                 if request is not None:
                     name(WORKER)
-                    (_, payload), fds = request
+                    _, fds = request
                     there.close()
-                    worker_main(fds[0], *pickle.loads(payload), mapped=mapped)
+                    worker_loop(fds[0])
                 code = 0
             finally:
                 os._exit(code)
@@ -135,7 +135,7 @@ class _Spare:
         self.sock = here
 
     def start(self, message: tuple[Any, ...], fds: list[int]) -> int:
-        """Hand it its program and the caller's pipe; its pid, which the caller will wait for."""
+        """Hand it the caller's pipe; its pid, which the caller will wait for."""
         send(self.sock, message, tuple(fds))
         self.sock.close()
         return self.pid
@@ -152,11 +152,6 @@ SPARE, WORKER = b"aotd-spare", b"aotd-worker"  # what `ps` shows (/proc/PID/comm
 def name(title: bytes) -> None:
     """Linux: the process's name in ``ps`` and /proc/PID/comm, so a waiting spare is told apart."""
     prctl(PR_SET_NAME, title)
-
-
-def _mapped_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _warm_up() -> None:
