@@ -359,9 +359,10 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
         made.append(_save(fig, out / "filter_funnel.png",
                           "Step 3's filter: how many rationales each stage lets through"))
     # training curves
-    if data["histories"]:
-        fig, ax = plt.subplots(figsize=(8, 4))
-        for name, hist in sorted(data["histories"].items()):
+    curves = _first_seeds(data["histories"])
+    if curves:
+        fig, ax = plt.subplots(figsize=(9, 4))
+        for name, hist in curves:
             for key, style in (("label", "-"), ("rationale", ":")):
                 points = [(h["step"], h[key]) for h in hist if h[key] > 0]  # steps whose batch had that segment
                 if not points:
@@ -372,9 +373,9 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
                         label=f"{name} L_{key}")
         ax.set_xlabel("step")
         ax.set_ylabel("cross-entropy (running mean)")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         made.append(_save(fig, out / "training_curves.png",
-                          "Training curves: L_label (solid) and L_rationale (dotted)"))
+                          "Training curves of each variant's first seed: L_label (solid) and L_rationale (dotted)"))
     # grounding IoU histograms
     series = []
     if data["agent"] and data["agent"].get("rows"):
@@ -399,6 +400,21 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
         made.append(_save(fig, out / "grounding_iou.png",
                           "Grounding of rationales: IoU histograms (Table 7's numbers are their means)"))
     return made
+
+
+_SWEEP = re.compile(r"-(data\d+|lambda[\d_]+)$")  # a sweep point's variant: aotd-data25, aotd-lambda0_5
+
+
+def _first_seeds(histories: dict[str, list[dict[str, Any]]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The training histories worth one plot: each variant's first seed, the sweeps' points left
+    to the val-curve table (33 students' curves in one plot are a blur)."""
+    first: dict[str, tuple[int, str]] = {}
+    for name in histories:
+        m = re.fullmatch(r"(.+)-seed(\d+)", name)
+        variant, seed = (m.group(1), int(m.group(2))) if m else (name, 0)
+        if not _SWEEP.search(variant) and (variant not in first or seed < first[variant][0]):
+            first[variant] = (seed, name)
+    return [(name, histories[name]) for _, (_, name) in sorted(first.items())]
 
 
 def _save(fig, path: Path, caption: str) -> tuple[str, str]:  # noqa: ANN001 - a matplotlib Figure

@@ -176,3 +176,12 @@ def test_eval_takes_the_runners_options(trained: Path, world_dir: Path, tmp_path
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--executor", "nosuch", "--out", str(tmp_path / "s.json")])
     assert exit_info.value.code == 2 and "--executor must be local or ray" in capsys.readouterr().err
+
+
+def test_the_training_curves_plot_each_variants_first_seed_and_no_sweep_point() -> None:
+    from aotd.report import _first_seeds
+
+    names = ["instruct-seed1", "instruct-seed0", "aotd-seed2", "aotd-lambda0_5-seed0", "aotd-data25-seed0",
+             "blind-aotd-seed0", "odd-name"]
+    picked = [name for name, _ in _first_seeds({n: [] for n in names})]
+    assert picked == ["aotd-seed2", "blind-aotd-seed0", "instruct-seed0", "odd-name"]
