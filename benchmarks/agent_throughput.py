@@ -4,9 +4,9 @@ and what STAR's train split would take.
     python benchmarks/agent_throughput.py [--data WORLD] [--questions 100] [--config configs/embedded.yaml]
 
 Without --data it generates a 30-video world in a temporary folder. Runs the agent on the same
-questions three ways, with no tool-output cache: every program in a sandbox worker (the default),
-in-process (no isolation: the floor isolation is measured against), and in workers with
-``--workers 2`` (the one-worker modes after a warm-up, twice each in the order A B B A, their
+questions three ways, with no tool-output cache: every program in a sandbox worker (the default;
+a worker runs program after program), in-process (no isolation: the floor isolation is measured
+against), and in workers with ``--workers 2`` (the one-worker modes after a warm-up, twice each in the order A B B A, their
 means printed). For each it prints questions/s, over the whole run and after start-up (``steady``:
 from the first record written, once the spawned workers have loaded torch and the models; the
 projection uses it), and the split of a question's time: loading its
@@ -89,7 +89,7 @@ def main() -> None:
               f"{os.cpu_count()} cores")
         print(f"{'mode':<22} {'q/s':>6} {'steady':>7} {'acc':>6} {'load ms':>8} {'plan ms':>8} {'exec ms':>8} "
               f"{'STAR train':>11}")
-        modes = {"worker per program": (True, 1), "in-process": (False, 1), "workers, --workers 2": (True, 2)}
+        modes = {"sandbox worker": (True, 1), "in-process": (False, 1), "workers, --workers 2": (True, 2)}
 
         def run(mode: str, questions: list, tag: str) -> tuple[float, float, dict[str, float], float]:
             isolate, workers = modes[mode]
@@ -111,10 +111,10 @@ def main() -> None:
 
         # a warm-up of both one-worker modes, then each twice in the order A B B A: the first run of
         # a process pays for kernels and caches warming, and this machine's speed drifts
-        for mode in ("worker per program", "in-process"):
+        for mode in ("sandbox worker", "in-process"):
             run(mode, samples[:20], f"warm-{len(mode)}")
         runs: dict[str, list[tuple[float, float, dict[str, float], float]]] = {m: [] for m in modes}
-        for n, mode in enumerate(("worker per program", "in-process", "in-process", "worker per program",
+        for n, mode in enumerate(("sandbox worker", "in-process", "in-process", "sandbox worker",
                                   "workers, --workers 2")):
             runs[mode].append(run(mode, samples, str(n)))
         rates, splits = {}, {}
@@ -126,9 +126,9 @@ def main() -> None:
             print(f"{mode:<22} {rate:>6.2f} {steady:>7.2f} {done[0][3]:>6.3f} {1000 * split['load']:>8.1f} "
                   f"{1000 * split['plan']:>8.1f} {1000 * split['exec']:>8.1f} "
                   f"{hours:>9.2f} h" + (f"  (mean of {len(done)} runs)" if len(done) > 1 else ""))
-        ratio = rates["worker per program"] / rates["in-process"]
+        ratio = rates["sandbox worker"] / rates["in-process"]
         print(f"\nisolation keeps {ratio:.2f}x of in-process throughput")
-        worker, here = splits["worker per program"], splits["in-process"]
+        worker, here = splits["sandbox worker"], splits["in-process"]
         parts = {"decode": worker["load"], "plan": worker["plan"], "tools": here["exec"],
                  "sandbox overhead": max(0.0, worker["exec"] - here["exec"])}
         total = sum(parts.values()) or 1.0

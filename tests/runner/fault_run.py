@@ -1,6 +1,6 @@
 """A run to kill: ``python tests/fault_run.py OUT ITEMS WORKERS [SLOW_START_S [EXECUTOR]]``.
 
-Each item runs a sandbox program (a worker server and a forked worker per program) that spins
+Each item runs a sandbox program (in a worker the sandbox's server forked) that spins
 for a while and calls a slow tool, so that a kill finds every kind of process a run starts:
 ``--workers`` processes and the resource tracker, the sandbox's server and its workers.
 ``SLOW_START_S`` makes a ``--workers`` process take that long to unpickle its stage, as a real
