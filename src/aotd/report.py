@@ -402,9 +402,6 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
     return made
 
 
-_SWEEP = re.compile(r"-(data\d+|lambda[\d_]+)$")  # a sweep point's variant: aotd-data25, aotd-lambda0_5
-
-
 def _first_seeds(histories: dict[str, list[dict[str, Any]]]) -> list[tuple[str, list[dict[str, Any]]]]:
     """The training histories worth one plot: each variant's first seed, the sweeps' points left
     to the val-curve table (33 students' curves in one plot are a blur)."""
@@ -412,7 +409,8 @@ def _first_seeds(histories: dict[str, list[dict[str, Any]]]) -> list[tuple[str, 
     for name in histories:
         m = re.fullmatch(r"(.+)-seed(\d+)", name)
         variant, seed = (m.group(1), int(m.group(2))) if m else (name, 0)
-        if not _SWEEP.search(variant) and (variant not in first or seed < first[variant][0]):
+        sweep = _DATA.fullmatch(variant) or _LAMBDA.fullmatch(variant)
+        if not sweep and (variant not in first or seed < first[variant][0]):
             first[variant] = (seed, name)
     return [(name, histories[name]) for _, (_, name) in sorted(first.items())]
 

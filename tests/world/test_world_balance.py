@@ -121,3 +121,15 @@ def test_text_only_baseline_learns_a_biased_dataset(world_dir: Path) -> None:
     biased = [s.model_copy(update={"answer": s.choice_texts[0], "answer_index": 0}) for s in train + test]
     assert text_only_accuracy(biased[: len(train)], biased[len(train):])["overall"] > 0.9
     assert option_features("Which object?", "The cup.", 0) != option_features("Which object?", "The cup.", 1)
+
+
+def test_balancing_is_pinned() -> None:
+    """The balancer is optimised without changing a choice: every world made before stays
+    reproducible. The digest is the one the balancer gave before it memoised features (f90a737)."""
+    import hashlib
+
+    picks, summary = balance(_episode_candidates(31, 40), 12, np.random.default_rng(0), list(TEMPLATES))
+    chosen = [(p.video, p.question.text, repr(p.question.answer), repr(p.question.distractors), p.order) for p in picks]
+    assert (summary["kept"], summary["rejected_by_text_check"]) == (480, 85)
+    assert hashlib.sha256(repr(chosen).encode()).hexdigest() == (
+        "f952e6d565fcef82f82917794b3c47393a2e6bc55cd6e5526b7cdb822ba91d97")

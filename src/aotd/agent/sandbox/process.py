@@ -8,7 +8,7 @@ interpreter and the input types' modules: forking the caller itself, with torch 
 cost ~140 ms a program. A worker is reused: each program gets a fresh interpreter (its own
 names, counters and limits; the interpreter offers no way to change anything that outlives it),
 and a worker whose program failed in any way, timed out or died, or that has run
-``_PROGRAMS_PER_WORKER`` programs, is replaced (a fresh process a program cost ~2 ms more). A
+``_PROGRAMS_PER_WORKER`` programs, is replaced (a fresh process a program cost ~3 ms more). A
 worker does not hold the caller's end of its pipe, so it sees end of file when the caller dies. The tools stay in the parent, with the models, the GPU and the caches (CUDA does
 not survive a fork, and a model's address space would count against the cap): each tool call
 travels to the parent over a pipe, runs there, and its output travels back. So the parent records
@@ -97,12 +97,13 @@ def run_program(source: str, *, tools: Mapping[str, Callable[..., Any]], inputs:
         # Kills the worker on time even while this thread is blocked: in a slow tool, or reading a pipe.
         watch = _watchdog().arm(kill_at, worker)
         modules: set[str] = set()  # of the tools' outputs
-        outcome, reported = _failure("crashed", "the worker was not reached"), False
+        reported = clean = False
         try:
             outcome, reported = _serve(worker, worker.conn, recorder, inputs, limits, kill_at, modules)
+            clean = outcome.error is None
         finally:
             _watchdog().disarm(watch)  # after this it cannot signal a pid that the server may reap
-            workers.release(worker, reported=reported, reuse=outcome.error is None)
+            workers.release(worker, reported=reported, reuse=clean)
         workers.preload(modules)
     return _result(outcome, recorder.calls, start)
 
