@@ -14,11 +14,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from aotd.embedded.tools.clip_classifier import ClipClassifier
+from aotd.embedded.tools.motion import MotionRecognizer
+from aotd.embedded.world.generate import WorldConfig, generate_world
+from aotd.embedded.world.render import parse_noise
 from aotd.select.actions import evaluate_grounding, evaluate_recognition
-from aotd.tools.embedded.clip_classifier import ClipClassifier
-from aotd.tools.embedded.motion import MotionRecognizer
-from aotd.world.generate import WorldConfig, generate_world
-from aotd.world.render import parse_noise
 
 
 def main() -> None:

@@ -32,9 +32,9 @@ from aotd.agent.build import build_planner, tool_factory
 from aotd.agent.stage import AgentStage, run_agent
 from aotd.config import SandboxConfig, load_config
 from aotd.data.loaders import load_dataset
+from aotd.embedded.candidates import forget_embedded
+from aotd.embedded.world.generate import WorldConfig, generate_world
 from aotd.runner import timings_path
-from aotd.tools.registry import forget_embedded
-from aotd.world.generate import WorldConfig, generate_world
 
 STAR_TRAIN = 45_731  # questions in STAR's train split
 

@@ -122,7 +122,7 @@ def fixed_length(student: HFStudent) -> None:
 def embedded_questions(n: int, root: Path) -> list[Any]:
     """``n`` labelled multiple-choice questions of a freshly generated small embedded world."""
     from aotd.data.loaders import load_dataset
-    from aotd.world.generate import WorldConfig, generate_world
+    from aotd.embedded.world.generate import WorldConfig, generate_world
 
     generate_world(WorldConfig(out=root, videos=max(2, n // 4 + 1), seed=3), progress=False)
     samples = [s for s in load_dataset("star", root).samples if s.answer is not None and s.choice_texts]
@@ -133,7 +133,7 @@ class TimedPlanner:
     """The planner's cost (a random LM writing a fixed-length program) with the rule planner's program."""
 
     def __init__(self, lm: FixedLengthLM, prompt: int, new: int) -> None:
-        from aotd.agent.rule_planner import RulePlanner
+        from aotd.embedded.rule_planner import RulePlanner
 
         self.rules, self.lm, self.prompt, self.new = RulePlanner(), lm, prompt, new
         self.name = f"{lm.name}+rules"

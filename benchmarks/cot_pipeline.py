@@ -25,7 +25,7 @@ from aotd.agent.stage import AgentStage, run_agent
 from aotd.config import load_config, save_config
 from aotd.cot.stage import run_cot
 from aotd.data.loaders import load_dataset
-from aotd.world.generate import WorldConfig, generate_world
+from aotd.embedded.world.generate import WorldConfig, generate_world
 
 ROOT = Path(__file__).resolve().parents[1]
 

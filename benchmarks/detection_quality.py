@@ -16,15 +16,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from aotd.data.keyframes import annotated_keyframes
 from aotd.data.video import sample_video
+from aotd.embedded.tools.cnn_detector import CNNDetector
+from aotd.embedded.tools.color_detector import ColorDetector
+from aotd.embedded.world.generate import WorldConfig, generate_world
+from aotd.embedded.world.render import parse_noise
+from aotd.embedded.world.vocab import DETECTABLE
 from aotd.select.detection import evaluate_detector
 from aotd.tools.base import Detector
 from aotd.tools.clip import Clip
-from aotd.tools.embedded.cnn_detector import CNNDetector
-from aotd.tools.embedded.color_detector import ColorDetector
-from aotd.world.generate import WorldConfig, generate_world
-from aotd.world.keyframes import DETECTABLE, annotated_keyframes
-from aotd.world.render import parse_noise
 
 
 def one_query_ms(detector: Detector, world: Path, videos: int = 5) -> float:
@@ -54,7 +55,7 @@ def main() -> None:
         world = Path(tmp) / "world"
         generate_world(WorldConfig(out=world, videos=args.videos, seed=args.seed, noise=parse_noise(args.noise),
                                    workers=args.workers), progress=False)
-        results = [(evaluate_detector(d, annotated_keyframes(world)), one_query_ms(d, world)) for d in detectors]
+        results = [(evaluate_detector(d, annotated_keyframes(world), DETECTABLE), one_query_ms(d, world)) for d in detectors]
     first = results[0][0]
     print(f"world: {args.videos} videos, seed {args.seed}, noise {args.noise}; "
           f"{first['frames']} key frames, {first['pairs']} (frame, class) pairs; CNN load {load_s:.1f} s")

@@ -30,11 +30,11 @@ from aotd.data.loaders import load_dataset
 from aotd.data.records import TraceRecord, read_records
 from aotd.data.video import sample_video
 from aotd.distill.loss import dual_loss
-from aotd.distill.students.embedded import EmbeddedStudent
-from aotd.distill.students.vision import VisionTower
+from aotd.embedded.student.model import EmbeddedStudent
+from aotd.embedded.student.vision import VisionTower
+from aotd.embedded.world.generate import WorldConfig, generate_world
 from aotd.models.options import answer_prompt, answer_target, rationale_prompt
 from aotd.models.student import ANSWER, RATIONALE, Example
-from aotd.world.generate import WorldConfig, generate_world
 
 
 def _records(data: Path, tmp: Path, n_rationales: int, student: EmbeddedStudent) -> tuple[list[Example], list[Example], dict]:

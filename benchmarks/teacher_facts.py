@@ -23,9 +23,9 @@ from aotd.cot.program import ProgramConverter
 from aotd.data.loaders import load_dataset
 from aotd.data.records import TraceRecord, read_records
 from aotd.data.star_classes import StarClasses
-from aotd.distill.students.tokenizer import WorldTokenizer
+from aotd.embedded.student.tokenizer import WorldTokenizer
+from aotd.embedded.tools.phrases import parse_action
 from aotd.eval.grounding import ground_truth, load_video_meta
-from aotd.tools.embedded.phrases import parse_action
 from aotd.tools.types import Window
 
 # the last few words before "from frame A to frame B" name the action

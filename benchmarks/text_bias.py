@@ -17,16 +17,17 @@ import time
 from pathlib import Path
 
 from aotd.data.loaders import load_dataset
+from aotd.data.loaders.star import star_classes
+from aotd.embedded.world.generate import WorldConfig, generate_world
 from aotd.eval.text_only import answer_position_accuracy, text_only_accuracy
 from aotd.select.prior import PriorQA
-from aotd.world.generate import WorldConfig, generate_world
 
 
 def measure(data: Path, seed: int = 0) -> dict:
     ds = load_dataset("star", data)
     train = ds.by_split("train")
     held_out = ds.by_split("val") + ds.by_split("test")
-    prior = PriorQA.fit(train)
+    prior = PriorQA.fit(train, star_classes(data, required="a generated world writes them"))
     prior_hits = [prior.answer(None, s.question, s.choice_texts) == s.answer for s in held_out]  # type: ignore[arg-type]
     manifest = json.loads((data / "world.json").read_text())
     return {"world": str(data), "seed": manifest.get("seed"), "train": len(train), "val+test": len(held_out),

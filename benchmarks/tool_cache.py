@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from aotd.agent.rule_planner import RulePlanner
+from aotd.agent.build import build_toolset
 from aotd.agent.run import load_clip, run_sample
 from aotd.agent.sandbox import Limits
 from aotd.config import load_config
@@ -32,10 +32,10 @@ from aotd.data.records import TraceRecord
 from aotd.data.sampling import SampledFrames
 from aotd.data.schema import QASample
 from aotd.data.video import FrameCache
+from aotd.embedded.rule_planner import RulePlanner
+from aotd.embedded.world.generate import WorldConfig, generate_world
 from aotd.tools.api import ToolAPI
 from aotd.tools.cache import ToolCache, cached_models
-from aotd.tools.registry import build_toolset
-from aotd.world.generate import WorldConfig, generate_world
 
 
 def run(samples: list[QASample], api: ToolAPI, *, isolate: bool,

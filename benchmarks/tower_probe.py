@@ -28,9 +28,9 @@ import torch
 
 from aotd.data.loaders import load_dataset
 from aotd.data.star_classes import StarClasses
-from aotd.distill.students.vision import VideoFeatures, VisionTower
+from aotd.embedded.student.vision import VideoFeatures, VisionTower
+from aotd.embedded.tools.phrases import parse_action
 from aotd.eval.grounding import load_video_meta
-from aotd.tools.embedded.phrases import parse_action
 
 
 def event_inputs(feats: torch.Tensor, first: int, last: int, delta: bool) -> torch.Tensor:

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from aotd.world.generate import WorldConfig, generate_world
-from aotd.world.render import parse_noise
+from aotd.embedded.world.generate import WorldConfig, generate_world
+from aotd.embedded.world.render import parse_noise
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aotd.world.generate import WorldConfig, generate_world
+from aotd.embedded.world.generate import WorldConfig, generate_world
 
 WORLD_VIDEOS = 40
 WORLD_SEED = 11

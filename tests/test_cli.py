@@ -139,3 +139,11 @@ def test_set_goes_into_the_records_provenance(world_dir: Path, tmp_path: Path, c
     assert len(digests[0]) == len(digests[1]) == 1 and digests[0] != digests[1]
     code, _, err = run([*common, "--out", str(tmp_path / "a.jsonl"), "--set", "sandbox.timeout_s=5"], capsys)
     assert code == 2 and "made with config" in err
+
+
+@pytest.mark.parametrize("command", [["select"], ["agent"], ["cot"], ["eval"]])
+def test_every_dataset_scale_command_takes_the_runners_options(command: list[str], capsys) -> None:
+    code, out, _ = run([*command, "--help"], capsys)
+    assert code == 0
+    for flag in ("--shard", "--workers", "--executor", "--cache", "--no-cache", "--retry"):
+        assert flag in out, f"aotd {command[0]} lacks {flag}"

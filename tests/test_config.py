@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from aotd.agent.build import build_toolset
 from aotd.config import Config, ToolChoice, load_config, save_config
 from aotd.errors import AotdError
-from aotd.tools.registry import build_toolset
 
 ROOT = Path(__file__).resolve().parents[1]
 

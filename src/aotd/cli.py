@@ -33,7 +33,7 @@ app.add_typer(distill_app, name="distill")
 
 
 def _noise(value: str) -> float:
-    from aotd.world.render import parse_noise
+    from aotd.embedded.world.render import parse_noise
 
     try:
         return parse_noise(value)
@@ -54,7 +54,7 @@ def world_generate(
     force: Annotated[bool, typer.Option("--force", help="replace a world already in --out")] = False,
 ) -> None:
     """Render a STAR-format world: videos, questions with programs, situations, class files."""
-    from aotd.world.generate import WorldConfig, generate_world
+    from aotd.embedded.world.generate import WorldConfig, generate_world
 
     cfg = WorldConfig(out=out, videos=videos, seed=seed, noise=_noise(noise), questions_per_video=questions_per_video,
                       test_share=test_share,
@@ -72,7 +72,7 @@ def world_preview(
     frames: Annotated[int, typer.Option(help="sampled frames to show")] = 6,
 ) -> None:
     """Draw a question's sampled frames with their annotated boxes and actions."""
-    from aotd.world.preview import preview
+    from aotd.embedded.world.preview import preview
 
     path = preview(data, out, question_id=question_id, frames=frames)
     typer.echo(f"wrote {path}")
@@ -153,6 +153,25 @@ def check_config_cmd(
     typer.echo(f"{config}: ok")
 
 
+def _run_options(shard: str | None, workers: int, executor: str, retry: list[str] | None,
+                 cache: Path | None, no_cache: bool):  # noqa: ANN202 - RunOptions, imported lazily
+    """The runner's flags, the same on every dataset-scale command, as one ``RunOptions``."""
+    from aotd.paths import cache_dir
+    from aotd.runner import RunOptions, Shard
+
+    return RunOptions(shard=None if shard is None else Shard.parse(shard), workers=workers, executor=executor,
+                      cache=None if no_cache else (cache or cache_dir() / "runs"), retry=tuple(retry or ()))
+
+
+ShardOpt = Annotated[str | None, typer.Option(help="run only part I of N (0-based, e.g. 0/4); join with aotd merge")]
+WorkersOpt = Annotated[int, typer.Option(help="worker processes (or Ray actors) in parallel")]
+ExecutorOpt = Annotated[str, typer.Option(help="local | ray (RAY_ADDRESS, or a local Ray cluster)")]
+CacheOpt = Annotated[Path | None, typer.Option(help="cache of tool outputs and LLM replies (default: $AOTD_CACHE/runs)")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="do not read or write the cache")]
+RetryOpt = Annotated[list[str] | None, typer.Option(
+    "--retry", help="redo records whose failure starts with this (e.g. crash after an LLM server outage); repeatable")]
+
+
 @app.command("select")
 def select(
     data: Annotated[Path, typer.Option(help="a STAR-format dataset with annotations (e.g. a generated world)")],
@@ -160,14 +179,28 @@ def select(
     set_: SetOpt = None,
     split: Annotated[str, typer.Option(help="split to score on (the paper uses STAR train)")] = "train",
     limit: Annotated[int | None, typer.Option(help="first N questions (and their videos) only")] = None,
-    out: Annotated[Path, typer.Option(help="folder for table1.{json,md} and the chosen config.yaml")] = Path("select"),
+    out: Annotated[Path, typer.Option(
+        help="folder for answers.jsonl (each question's scores; reruns resume), table1.{json,md} and the chosen "
+             "config.yaml")] = Path("select"),
+    shard: ShardOpt = None,
+    workers: WorkersOpt = 1,
+    executor: ExecutorOpt = "local",
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    retry: RetryOpt = None,
 ) -> None:
     """Step 1: score every candidate per sub-task (paper Table 1) and write the chosen toolset."""
     from aotd.config import load_config
     from aotd.pipeline import select as run_selection
     from aotd.select import markdown
 
-    rows, chosen = run_selection(load_config(config, set_ or ()), data, out, split=split, limit=_limit(limit))
+    options = _run_options(shard, workers, executor, retry, cache, no_cache)
+    rows, chosen = run_selection(load_config(config, set_ or ()), data, out, split=split, limit=_limit(limit),
+                                 run=options)
+    if not rows:
+        typer.echo(f"shard {options.shard}: its questions' scores are in {out / 'answers.jsonl'}; join the shards' "
+                   "files with aotd merge, then run aotd select without --shard to write Table 1")
+        return
     typer.echo(markdown(rows))
     typer.echo(f"chosen tools: {chosen.tools.model_dump()} -> {out / 'config.yaml'}")
 
@@ -185,30 +218,11 @@ def tools_train(out: Annotated[Path | None, typer.Option(
         help="folder for the weights and weights.json (default: the package's shipped weights folder)")] = None) -> None:
     """Train the embedded detector and recognizer from scratch (about five minutes on two cores):
     the command that made the shipped weights."""
-    from aotd.tools.embedded.weights import SHIPPED, train_all
+    from aotd.embedded.tools.weights import SHIPPED, train_all
 
     manifest = train_all(out or SHIPPED)
     for name, entry in manifest["files"].items():
         typer.echo(f"{(out or SHIPPED) / name}  {entry['bytes']} bytes  sha256 {entry['sha256'][:16]}")
-
-
-def _run_options(shard: str | None, workers: int, executor: str, retry: list[str] | None,
-                 cache: Path | None = None, no_cache: bool = True):  # noqa: ANN202 - RunOptions, imported lazily
-    """The runner's flags, the same on every dataset-scale command, as one ``RunOptions``."""
-    from aotd.paths import cache_dir
-    from aotd.runner import RunOptions, Shard
-
-    return RunOptions(shard=None if shard is None else Shard.parse(shard), workers=workers, executor=executor,
-                      cache=None if no_cache else (cache or cache_dir() / "runs"), retry=tuple(retry or ()))
-
-
-ShardOpt = Annotated[str | None, typer.Option(help="run only part I of N (0-based, e.g. 0/4); join with aotd merge")]
-WorkersOpt = Annotated[int, typer.Option(help="worker processes (or Ray actors) in parallel")]
-ExecutorOpt = Annotated[str, typer.Option(help="local | ray (RAY_ADDRESS, or a local Ray cluster)")]
-CacheOpt = Annotated[Path | None, typer.Option(help="cache of tool outputs and LLM replies (default: $AOTD_CACHE/runs)")]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="do not read or write the cache")]
-RetryOpt = Annotated[list[str] | None, typer.Option(
-    "--retry", help="redo records whose failure starts with this (e.g. crash after an LLM server outage); repeatable")]
 
 
 @agent_app.callback()
@@ -469,12 +483,18 @@ def evaluate(
                                  "per video (slower; the latency is then a new video's real cost)")] = False,
     limit: Annotated[int | None, typer.Option(help="first N questions only")] = None,
     out: Annotated[Path, typer.Option(help="summary JSON; rows go to <out>.rows.jsonl beside it")] = Path("results.json"),
-    judge_backend: Annotated[str | None, typer.Option(help="open-ended LLM judge: openai | transformers")] = None,
-    judge_model: Annotated[str | None, typer.Option(help="the judge's model name or path")] = None,
-    judge_base_url: Annotated[str | None, typer.Option(help="the judge's OpenAI-compatible server")] = None,
+    config: Annotated[Path | None, typer.Option(help="run config whose eval.judge scores open-ended answers")] = None,
+    set_: SetOpt = None,
+    judge_backend: Annotated[str | None, typer.Option(help="open-ended LLM judge: openai | transformers "
+                                                           "(= --set eval.judge.backend=...)")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="the judge's model name or path (eval.judge.model)")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(
+        help="the judge's OpenAI-compatible server (eval.judge.base_url)")] = None,
     shard: ShardOpt = None,
     workers: WorkersOpt = 1,
     executor: ExecutorOpt = "local",
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
     retry: RetryOpt = None,
 ) -> None:
     """Score a student (or the agent's traces): accuracy, fallbacks, rationale grounding, latency and memory."""
@@ -486,18 +506,22 @@ def evaluate(
     samples = load_dataset(fmt, data, split=split, video_root=video_root).samples[:_limit(limit)]
     if not samples:
         raise AotdError(f"{data}: split {split!r} has no questions")
+    from aotd.config import load_config
+
+    options = _run_options(shard, workers, executor, retry, cache, no_cache)
+    flags = {"backend": judge_backend, "model": judge_model, "base_url": judge_base_url}
+    llm = load_config(config, [*(set_ or ()), *(f"eval.judge.{k}={v}" for k, v in flags.items() if v is not None)]).eval.judge
     judge = None
-    if judge_backend or judge_model:
-        from aotd.config import LLMConfig
+    if llm.backend or llm.model:
         from aotd.eval.metrics import LLMScoreJudge
         from aotd.llm.build import build_backend
 
-        llm = LLMConfig.parse("judge", backend=judge_backend, model=judge_model, base_url=judge_base_url)
-        judge = LLMScoreJudge(build_backend(llm, section="judge"))
+        judge = LLMScoreJudge(build_backend(llm, section="eval.judge",
+                                            cache_dir=None if options.cache is None else options.cache / "llm"))
     bad: list = []
     summary = run_evaluation(samples, out, data=data, model=model, traces=traces, rationale=rationale, blind=blind,
                              fresh_features=fresh_features, judge=judge, bad=bad,
-                             run=_run_options(shard, workers, executor, retry))
+                             run=options)
     _warn(bad)
     typer.echo(json.dumps(summary, indent=2))
 

@@ -113,7 +113,7 @@ class ToolChoice(_Section):
 
 class LLMConfig(_Section):
     """One LLM a step talks to, the same keys wherever one is used: the planner (``planner``),
-    the converter and both judges (``cot``), and the eval judge (``aotd eval --judge-*``)."""
+    the converter and both judges (``cot``), and the eval judge (``eval.judge``)."""
 
     backend: Literal["openai", "transformers"] | None = None
     model: str | None = None
@@ -123,11 +123,6 @@ class LLMConfig(_Section):
     max_tokens: int = 1024
     timeout_s: float = Field(120.0, gt=0)  # openai: per request; then bounded retries with backoff
     max_retries: int = Field(3, ge=0)
-
-    @classmethod
-    def parse(cls, section: str, **fields: Any) -> LLMConfig:
-        """An LLM from flags (the eval judge's), an invalid value named as ``section.key``."""
-        return validated(cls, {k: v for k, v in fields.items() if v is not None}, where="", section=section + ".")
 
 
 class PlannerConfig(LLMConfig):
@@ -164,6 +159,13 @@ class DistillConfig(_Section):
     train: TrainConfig = TrainConfig()
 
 
+class EvalConfig(_Section):
+    """``aotd eval``: the LLM that scores open-ended answers (no ``backend`` nor ``model``: none,
+    answers are scored by normalised match)."""
+
+    judge: LLMConfig = LLMConfig()
+
+
 class SandboxConfig(_Section):
     timeout_s: float = Field(20.0, gt=0)
     memory_mb: int = Field(1024, gt=64)
@@ -176,6 +178,7 @@ class Config(_Section):
     sandbox: SandboxConfig = SandboxConfig()
     cot: CotConfig = CotConfig()
     distill: DistillConfig = DistillConfig()
+    eval: EvalConfig = EvalConfig()
 
     def digest(self, *sections: str) -> str:
         """Short hash recorded in every record, so outputs of different configs are told apart.

@@ -66,6 +66,7 @@ def _llm(check: Check, section: str, role: str, cfg: LLMConfig) -> None:
 def check_config(cfg: Config) -> Check:
     """Problems (``errors``) and remarks (``notes``) about ``cfg``; relative paths are read from the current folder,
     as the run reads them."""
+    import aotd.embedded.candidates  # noqa: F401 - registers the embedded world's tools in the table
     from aotd.tools import registry
 
     check = Check()
@@ -89,6 +90,8 @@ def check_config(cfg: Config) -> Check:
         _llm(check, "planner", "planner", cfg.planner)
     if "llm" in (cfg.cot.converter, cfg.cot.judge, cfg.cot.answer_judge):
         _llm(check, "cot", "cot (convert, verify)", cfg.cot)
+    if cfg.eval.judge.backend or cfg.eval.judge.model:
+        _llm(check, "eval.judge", "eval (open-ended judge)", cfg.eval.judge)
     d = cfg.distill
     if d.student != "embedded":
         if not d.model:

@@ -180,8 +180,8 @@ def _split(world: Path, split: str) -> list:
 
 def _world(out: Path, spec: DemoSize, seed: int, workers: int, clock: _Clock) -> Path:
     from aotd.data.stats import format_summary, summarize
-    from aotd.world.generate import WorldConfig, generate_world
-    from aotd.world.preview import preview
+    from aotd.embedded.world.generate import WorldConfig, generate_world
+    from aotd.embedded.world.preview import preview
 
     world = out / "world"
     clock.stage(f"world: {spec.videos} videos, seed {seed}")
@@ -458,7 +458,7 @@ def _blind_inputs(student):  # noqa: ANN001, ANN202 - the embedded student; a fr
 
 def _black(student):  # noqa: ANN001, ANN202 - the embedded student and its features
     """What a blind student reads for every question: the tower's features of black frames."""
-    from aotd.distill.students.vision import FRAME_SIZE
+    from aotd.embedded.student.vision import FRAME_SIZE
 
     return student.prepare_frames(np.zeros((student.config.num_frames, *FRAME_SIZE, 3), np.uint8))
 
@@ -507,6 +507,7 @@ def _evaluate(out: Path, world: Path, runs: list[Run], spec: DemoSize, clock: _C
 def _controls(out: Path, world: Path, clock: _Clock) -> None:
     """What text alone answers on this world's test split: the text-only baseline, step 1's text
     prior and the most frequent answer position, each fit on the train split."""
+    from aotd.data.loaders.star import star_classes
     from aotd.eval.text_only import answer_position_accuracy, text_only_accuracy
     from aotd.select.prior import PriorQA
 
@@ -515,7 +516,7 @@ def _controls(out: Path, world: Path, clock: _Clock) -> None:
     if not path.exists():
         ds = _dataset(world)
         train, test = ds.by_split("train"), ds.by_split("test")
-        prior = PriorQA.fit(train)
+        prior = PriorQA.fit(train, star_classes(world, required="a generated world writes them"))
         hits = [prior.answer(None, s.question, s.choice_texts) == s.answer for s in test]  # type: ignore[arg-type]
         controls = {"text_only": text_only_accuracy(train, test), "step1_text_prior": sum(hits) / max(1, len(hits)),
                     "answer_position": answer_position_accuracy(train, test),

@@ -2,8 +2,8 @@
 ``evaluate`` and ``report``, each taking a config, inputs and an output.
 
 ``aotd``'s commands parse their flags into these calls and the demo sequences them, so a step
-is wired once. The dataset-scale steps (agent, cot, evaluate) write their records through the
-runner and take one ``RunOptions``: resumable, sharded, parallel, the same for every step.
+is wired once. The dataset-scale steps (select, agent, cot, evaluate) write their records
+through the runner and take one ``RunOptions``: resumable, sharded, parallel, the same for every step.
 """
 
 from __future__ import annotations
@@ -26,21 +26,24 @@ if TYPE_CHECKING:
 
 
 def select(config: Config, data: Path, out: Path, *, split: str = "train", limit: int | None = None,
-           progress: bool = True, dataset: Dataset | None = None) -> tuple[list[Any], Config]:
+           dataset: Dataset | None = None, run: RunOptions | None = None) -> tuple[list[Any], Config]:
     """Step 1: score every candidate per sub-task on ``split`` of the STAR dataset ``data``
     (Table 1), with the one-hop and rule planners (and ``config``'s LLM planner when it names
-    one); writes ``table1.{json,md}`` and the chosen ``config.yaml`` to ``out``. ``dataset``:
-    ``data`` already loaded, if the caller has it."""
-    from aotd.agent.build import build_planner
+    one); writes each question's scores to ``out/answers.jsonl`` (through the runner, with
+    ``run``'s options), then ``table1.{json,md}`` and the chosen ``config.yaml`` to ``out``.
+    With a shard it scores that shard's questions and writes no table (no rows are returned).
+    ``dataset``: ``data`` already loaded, if the caller has it."""
     from aotd.config import PlannerConfig
     from aotd.select import run_selection, write_outputs
 
-    planners = {kind: build_planner(PlannerConfig(kind=kind)) for kind in ("one-hop", "rules")}
+    planners = {kind: PlannerConfig(kind=kind) for kind in ("one-hop", "rules")}
     if config.planner.kind == "llm":
-        planners[f"llm:{config.planner.model}"] = build_planner(config.planner)
-    rows, chosen = run_selection(data, config, split=split, limit=limit, planners=planners, progress=progress,
-                                 dataset=dataset)
-    write_outputs(rows, chosen, out)
+        planners[f"llm:{config.planner.model}"] = config.planner
+    out.mkdir(parents=True, exist_ok=True)
+    rows, chosen = run_selection(data, config, split=split, limit=limit, planners=planners, dataset=dataset,
+                                 answers=out / "answers.jsonl", run=run)
+    if rows:
+        write_outputs(rows, chosen, out)
     return rows, chosen
 
 
@@ -129,7 +132,7 @@ def evaluate(samples: list[QASample], out: Path, *, data: Path | None = None, mo
     rows_path = out.with_name(out.name.removesuffix(".json") + ".rows.jsonl")
     if traces is not None:
         rows, summary = evaluate_traces(traces, samples, world=world, classes=classes, bad=bad)
-        write_lines_atomic(rows_path, (json.dumps(r) for r in rows))
+        write_lines_atomic(rows_path, (r.model_dump_json() for r in rows))
         summary = {"system": "agent", "traces": str(traces), **summary}
     else:
         assert model is not None

@@ -16,7 +16,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aotd.data.records import read_jsonl
+from aotd.data.records import EvalRow, read_records
 from aotd.errors import AotdError
 
 if TYPE_CHECKING:
@@ -254,7 +254,7 @@ def _correct_by_question(summary: dict[str, Any]) -> dict[str, bool]:
     path = Path(summary.get("rows_file") or "")
     if not path.is_file():
         return {}
-    return {r["sample_id"]: bool(r["correct"]) for r in read_jsonl(path) if r.get("correct") is not None}
+    return {r.sample_id: r.correct for r in read_records(path, EvalRow) if r.correct is not None}
 
 
 def paired_bootstrap(a: dict[int, dict[str, bool]], b: dict[int, dict[str, bool]], *, draws: int = 2000,
@@ -389,9 +389,9 @@ def _plots(data: dict[str, Any], out: Path) -> list[tuple[str, str]]:
         for name, rows_path in series:
             if not rows_path.exists():
                 continue
-            rows = [r for r in read_jsonl(rows_path) if r.get("grounding")]
+            grounded = [r.grounding for r in read_records(rows_path, EvalRow) if r.grounding]
             for ax, key in zip(axes, ("temporal_ious", "box_ious")):
-                vals = [v for r in rows for v in r["grounding"][key]]
+                vals = [v for g in grounded for v in g[key]]
                 if vals:
                     ax.hist(vals, bins=10, range=(0, 1), alpha=0.5, label=name, density=True)
         for ax, title in zip(axes, ("temporal IoU of stated windows", "IoU of stated boxes")):
@@ -431,8 +431,8 @@ def _examples(data: dict[str, Any], out: Path, n: int = 3) -> list[dict[str, Any
     rows_path = next((Path(r["rationale"]["rows_file"]) for _, r in sorted(runs.items()) if "rationale" in r), None)
     if rows_path is None or not rows_path.exists():
         return []
-    rows = [r for r in read_jsonl(rows_path) if r.get("rationale")]
-    rows.sort(key=lambda r: (not r.get("correct"), r["sample_id"]))
+    rows = [r for r in read_records(rows_path, EvalRow) if r.rationale]
+    rows.sort(key=lambda r: (not r.correct, r.sample_id))
     picked = rows[:n]
     samples = {}
     if picked and data["agent"]:
@@ -441,8 +441,8 @@ def _examples(data: dict[str, Any], out: Path, n: int = 3) -> list[dict[str, Any
         samples = {s.sample_id: s for s in load_dataset("star", Path(data["agent"]["data"]), split="test").samples}
     examples = []
     for i, r in enumerate(picked):
-        sample = samples.get(r["sample_id"])
-        examples.append({**r, "image": _strip(sample, out / f"example_{i}.png") if sample else None})
+        sample = samples.get(r.sample_id)
+        examples.append({**r.model_dump(exclude_none=True), "image": _strip(sample, out / f"example_{i}.png") if sample else None})
     return examples
 
 

@@ -44,7 +44,7 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TraceRecord]:
     from aotd.agent.build import build_planner, tool_factory
     from aotd.agent.run import run_sample
     from aotd.data.loaders import load_dataset
-    from aotd.world.generate import WorldConfig, generate_world
+    from aotd.embedded.world.generate import WorldConfig, generate_world
 
     out = tmp_path_factory.mktemp("world1")
     generate_world(WorldConfig(out=out, videos=1, seed=11, workers=1), progress=False)

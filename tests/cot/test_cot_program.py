@@ -12,7 +12,7 @@ from aotd.cot.convert import RuleConverter
 from aotd.cot.program import GRID, ProgramConverter
 from aotd.cot.verify import RuleJudge
 from aotd.data.records import TraceRecord, read_records
-from aotd.distill.students.tokenizer import WorldTokenizer
+from aotd.embedded.student.tokenizer import WorldTokenizer
 from aotd.eval.grounding import parse_grounding
 
 PROGRAM = '''def execute_command(video, question, choices):

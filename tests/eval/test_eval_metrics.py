@@ -12,6 +12,7 @@ from aotd.cot.prompts import CONVERT_EXAMPLES, grounding_items
 from aotd.data.records import TraceRecord
 from aotd.data.sampling import SampledFrames
 from aotd.data.schema import QASample, Situation, VideoInfo
+from aotd.embedded.world.vocab import action_id, object_id, world_classes
 from aotd.eval import (
     GroundTruth,
     LLMScoreJudge,
@@ -33,7 +34,6 @@ from aotd.llm.base import LLMError, Message
 from aotd.select.actions import gt_window, ids_window
 from aotd.tools.clip import Clip
 from aotd.tools.types import Window
-from aotd.world.vocab import action_id, object_id, world_classes
 
 CHOICES = ["Took the cup.", "Put down the cup.", "Opened the door.", "Threw the towel."]
 

@@ -103,7 +103,7 @@ def test_agent_traces_are_scored_like_a_student(world_dir: Path, world_traces: P
     (["--limit", "0"], "--limit must be at least 1, got 0"),
     (["--model", "{tmp}"], "not a saved student"),
     ([], "exactly one of --model"),
-    (["--traces", "{tmp}", "--judge-backend", "bogus", "--judge-model", "m"], "field 'judge.backend': Input should be"),
+    (["--traces", "{tmp}", "--judge-backend", "bogus", "--judge-model", "m"], "field 'eval.judge.backend': Input should be"),
 ])
 def test_eval_bad_input_is_one_line_and_exit_2(extra, message, world_dir: Path, tmp_path: Path, capsys) -> None:
     args = ["eval", "--data", str(world_dir), "--out", str(tmp_path / "r.json")]

@@ -24,16 +24,16 @@ import torch
 from aotd.data.loaders import load_dataset
 from aotd.data.video import sample_video
 from aotd.distill.students import load_student
-from aotd.distill.students.embedded import EmbeddedStudent, EmbeddedStudentConfig
-from aotd.distill.students.vision import VisionTower
+from aotd.embedded.student.model import EmbeddedStudent, EmbeddedStudentConfig
+from aotd.embedded.student.vision import VisionTower
+from aotd.embedded.tools.clip_classifier import ClipNet
+from aotd.embedded.tools.cnn_detector import CenterNet
+from aotd.embedded.world.vocab import DETECTABLE
 from aotd.errors import AotdError, VideoError
 from aotd.integrations import LMMS_EVAL_CLASS, LMMS_EVAL_MODEL, lmms_eval_manifest
 from aotd.integrations.lmms_eval import LMMS_EVAL, AotdStudent, images_to_frames, split_task_prompt, to_ascii
 from aotd.models.options import LETTERS, answer_prompt, parse_option, rationale_prompt
 from aotd.models.student import ANSWER
-from aotd.tools.embedded.clip_classifier import ClipNet
-from aotd.tools.embedded.cnn_detector import CenterNet
-from aotd.world.keyframes import DETECTABLE
 
 needs_lmms_eval = pytest.mark.skipif(not LMMS_EVAL, reason="lmms-eval is not installed")
 TINY = EmbeddedStudentConfig(d_model=64, heads=2, layers=2, mlp=128, tokens_per_frame=1, max_length=320)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from aotd.config import Config, load_config
+from aotd.config import Config, PlannerConfig, load_config
+from aotd.runner import RunOptions
 from aotd.select import markdown, run_selection, write_outputs
 from aotd.tools import registry
 
@@ -19,11 +20,9 @@ def light_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_selection_scores_every_subtask_and_writes_a_config(world_dir: Path, tmp_path: Path, light_candidates) -> None:
-    from aotd.agent.baselines import OneHopPlanner
-    from aotd.agent.rule_planner import RulePlanner
-
-    planners = {"one-hop": OneHopPlanner(), "rules": RulePlanner()}
-    rows, chosen = run_selection(world_dir, Config(), split="train", limit=12, planners=planners, progress=False)
+    planners = {"one-hop": PlannerConfig(kind="one-hop"), "rules": PlannerConfig(kind="rules")}
+    rows, chosen = run_selection(world_dir, Config(), split="train", limit=12, planners=planners,
+                                 answers=tmp_path / "answers.jsonl", run=RunOptions(progress=False))
     subtasks = {r.subtask for r in rows}
     assert subtasks == {"decomposition", "detection", "grounding", "recognition", "qa"}
     assert all(0.0 <= r.value <= 1.0 for r in rows)
@@ -38,3 +37,31 @@ def test_selection_scores_every_subtask_and_writes_a_config(world_dir: Path, tmp
     again = load_config(tmp_path / "config.yaml")
     assert again.tools.detection == "color" and again.tools.recognition == "motion"
     assert markdown(rows).count("**") >= 2 * len(subtasks)
+
+
+def test_sharded_question_scores_merge_into_the_unsharded_table(world_dir: Path, tmp_path: Path,
+                                                                  light_candidates) -> None:
+    """Step 1 takes the runner's options: two shards' answers, merged, give the table of one run,
+    and a run over a complete answers file scores no question again."""
+    from aotd.data.records import AnswerScore, read_records
+    from aotd.runner import Shard, merge_files
+
+    planners = {"rules": PlannerConfig(kind="rules")}
+    whole, _ = run_selection(world_dir, Config(), limit=8, planners=planners, answers=tmp_path / "whole.jsonl",
+                             run=RunOptions(progress=False))
+    parts = []
+    for index in range(2):
+        part = tmp_path / f"part{index}.jsonl"
+        rows, chosen = run_selection(world_dir, Config(), limit=8, planners=planners, answers=part,
+                                     run=RunOptions(shard=Shard(index, 2), progress=False))
+        assert rows == [] and chosen == Config()  # a shard makes no table
+        parts.append(part)
+    merged = tmp_path / "merged.jsonl"
+    merge_files(parts, merged, [])
+    assert sorted(r.sample_id for r in read_records(merged, AnswerScore)) == \
+        sorted(r.sample_id for r in read_records(tmp_path / "whole.jsonl", AnswerScore))
+    before = merged.read_bytes()
+    again, _ = run_selection(world_dir, Config(), limit=8, planners=planners, answers=merged,
+                             run=RunOptions(progress=False))
+    assert merged.read_bytes() == before  # every question was scored already
+    assert [(r.subtask, r.model, r.value) for r in again] == [(r.subtask, r.model, r.value) for r in whole]

@@ -1,4 +1,4 @@
-"""Per-frame tool outputs shared across the questions of a video (``tools.embedded.memo``)."""
+"""Per-frame tool outputs shared across the questions of a video (``tools.memo``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 
 from aotd.data.loaders import load_dataset
 from aotd.data.video import FrameCache, sample_video
+from aotd.embedded.tools.clip_classifier import ClipClassifier
+from aotd.embedded.tools.cnn_detector import CNNDetector
+from aotd.embedded.tools.motion import MotionRecognizer
 from aotd.tools.clip import Clip
-from aotd.tools.embedded.clip_classifier import ClipClassifier
-from aotd.tools.embedded.cnn_detector import CNNDetector
-from aotd.tools.embedded.motion import MotionRecognizer
 from aotd.tools.memo import FrameMemo
 
 

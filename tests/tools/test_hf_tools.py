@@ -19,9 +19,11 @@ import yaml
 
 pytest.importorskip("transformers")
 
+from aotd.agent.build import build_toolset  # noqa: E402 - registers the embedded candidates too
 from aotd.config import Config, ToolChoice, load_config  # noqa: E402
 from aotd.data.sampling import SampledFrames  # noqa: E402
 from aotd.data.video import sample_video  # noqa: E402
+from aotd.embedded.world.vocab import world_classes  # noqa: E402
 from aotd.errors import AotdError  # noqa: E402
 from aotd.tools import registry  # noqa: E402
 from aotd.tools.api import ToolAPI  # noqa: E402
@@ -41,7 +43,6 @@ from aotd.tools.hf.video_llm import (  # noqa: E402
 )
 from aotd.tools.hf.xclip import XClipRecognizer  # noqa: E402
 from aotd.tools.types import Action, Box, Window  # noqa: E402
-from aotd.world.vocab import world_classes  # noqa: E402
 
 DETECTORS = ["owl-vit", "owlv2", "grounding-dino"]
 CPU = {"device": "cpu", "dtype": "float32"}
@@ -59,7 +60,7 @@ def fresh_models(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from aotd.world.generate import WorldConfig, generate_world
+    from aotd.embedded.world.generate import WorldConfig, generate_world
 
     out = tmp_path_factory.mktemp("hf_world")
     generate_world(WorldConfig(out=out, videos=4, seed=3, workers=1), progress=False)
@@ -387,7 +388,7 @@ def _hf_choice(checkpoints: dict[str, Path], small_world: Path, **names: str) ->
 def test_registry_builds_the_papers_toolset_from_saved_checkpoints(checkpoints, small_world: Path, clip: Clip) -> None:
     choice = _hf_choice(checkpoints, small_world, detection="owlv2", grounding="clip-window", recognition="xclip",
                         qa="video-llm")
-    api = registry.build_toolset(choice)
+    api = build_toolset(choice)
     assert isinstance(api, ToolAPI)
     assert not any(m.loaded for m in (api.detector, api.grounder, api.recognizer, api.qa))  # nothing loaded yet
     versions = [m.version for m in (api.detector, api.grounder, api.recognizer, api.qa)]  # cheap: no loading
@@ -410,19 +411,19 @@ def test_registry_builds_the_papers_toolset_from_saved_checkpoints(checkpoints, 
 def test_one_video_llm_loads_once_for_all_three_roles(checkpoints, small_world: Path, clip: Clip) -> None:
     choice = _hf_choice(checkpoints, small_world, detection="color", grounding="video-llm",
                         recognition="video-llm", qa="video-llm")
-    api = registry.build_toolset(choice)
+    api = build_toolset(choice)
     lazy = api.grounder.llm._lazy
     assert api.recognizer.llm._lazy is lazy and api.qa.llm._lazy is lazy and not lazy.loaded
     api.find_action(clip, "take the book")
     api.recognize_actions(clip, "book")
     api.query(clip, "Which object?", ["book", "cup"])
     assert lazy.loads == 1
-    assert registry.build_toolset(choice).qa.llm._lazy is lazy  # a second toolset in the process shares it too
+    assert build_toolset(choice).qa.llm._lazy is lazy  # a second toolset in the process shares it too
 
 
 @pytest.mark.parametrize("family", ["owl-vit", "grounding-dino"])
 def test_other_detectors_load_from_their_folders(family: str, checkpoints, small_world: Path) -> None:
-    api = registry.build_toolset(_hf_choice(checkpoints, small_world, detection=family, grounding="motion",
+    api = build_toolset(_hf_choice(checkpoints, small_world, detection=family, grounding="motion",
                                             recognition="motion", qa="presence"))
     boxes = api.detector.detect(_random_clip(n=3, h=40, w=40), "cup")
     assert all(0 <= b.x1 <= b.x2 <= 40 for b in boxes) and api.detector.name == family
@@ -439,12 +440,12 @@ def test_other_detectors_load_from_their_folders(family: str, checkpoints, small
 def test_bad_tool_configs_name_the_key_and_the_fix(change: dict, message: str) -> None:
     cheap = dict(detection="color", grounding="motion", recognition="motion", qa="presence")
     with pytest.raises(AotdError, match=message):
-        registry.build_toolset(ToolChoice(**{**cheap, **change}))
+        build_toolset(ToolChoice(**{**cheap, **change}))
 
 
 def test_a_model_that_cannot_load_fails_on_first_use_with_the_key(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    api = registry.build_toolset(ToolChoice(detection="grounding-dino", grounding="motion", recognition="motion",
+    api = build_toolset(ToolChoice(detection="grounding-dino", grounding="motion", recognition="motion",
                                             qa="presence", models={"grounding-dino": {"model": str(tmp_path / "empty"),
                                                                                       **CPU}}))
     with pytest.raises(AotdError, match=r"tools\.models\.grounding-dino\.model: cannot load"):
@@ -483,18 +484,19 @@ tools:
 
 
 def test_step1_scores_the_configured_hf_candidates(checkpoints, small_world: Path) -> None:
+    from aotd.runner import RunOptions
     from aotd.select import run_selection
 
     choice = _hf_choice(checkpoints, small_world).model_copy(update={"labels": None})
     choice = choice.model_copy(update={"candidates": choice.candidates.model_copy(update={
         "detection": ["color", "owlv2"], "grounding": ["motion", "clip-window"], "recognition": ["xclip"],
         "qa": ["presence"]})})
-    rows, chosen = run_selection(small_world, Config(tools=choice), split="train", limit=2, progress=False)
+    rows, chosen = run_selection(small_world, Config(tools=choice), split="train", limit=2, run=RunOptions(progress=False))
     scored = {(r.subtask, r.model) for r in rows}
     assert {("detection", "owlv2"), ("grounding", "clip-window"), ("recognition", "xclip")} <= scored
     assert chosen.tools.recognition == "xclip" and chosen.tools.labels  # the dataset's classes, for the agent
     assert chosen.tools.models["owlv2"].threshold == 0.0  # settings travel into the chosen config
-    registry.build_toolset(chosen.tools)
+    build_toolset(chosen.tools)
 
 
 def test_hub_versions_follow_the_snapshot_commit_not_the_cache_folder(tmp_path: Path,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from aotd.agent.build import build_toolset
 from aotd.agent.run import load_clip
 from aotd.config import ToolChoice
 from aotd.data.loaders import load_dataset
@@ -28,7 +29,6 @@ from aotd.tools.cache import (
     model_version,
 )
 from aotd.tools.clip import Clip
-from aotd.tools.registry import build_toolset
 from aotd.tools.types import Action, Box, Window
 
 CHEAP = ToolChoice(detection="color", grounding="motion", recognition="motion", qa="presence")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from aotd.agent.planner import Plan
+from aotd.data.records import Plan
 from aotd.data.schema import QASample
 
 ONE_HOP = '''def execute_command(video, question, choices):

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aotd.config import Config, PlannerConfig
+import aotd.embedded.candidates  # noqa: F401 - registers the embedded world's tools in the table
+from aotd.config import Config, PlannerConfig, ToolChoice
 from aotd.data.schema import QASample
 from aotd.tools.api import ToolAPI
 from aotd.tools.clip import Clip
-from aotd.tools.registry import build_toolset
+from aotd.tools.registry import check_choice, detector, grounder, qa_model, recognizer
 
 
 def build_planner(cfg: PlannerConfig, cache_dir: Path | None = None):  # -> Planner
     """The configured planner; an LLM's replies are cached under ``cache_dir`` when given."""
     if cfg.kind == "rules":
-        from aotd.agent.rule_planner import RulePlanner
+        from aotd.embedded.rule_planner import RulePlanner
 
         return RulePlanner()
     if cfg.kind == "one-hop":
@@ -26,6 +27,17 @@ def build_planner(cfg: PlannerConfig, cache_dir: Path | None = None):  # -> Plan
 
     backend = build_backend(cfg, section="planner", cache_dir=cache_dir)
     return LLMPlanner(backend, temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+
+
+def build_toolset(choice: ToolChoice) -> ToolAPI:
+    """The pixel-reading toolset a config names (oracles are step 1's business, not the agent's)."""
+    check_choice(choice)
+    return ToolAPI(
+        detector(choice.detection, choice),
+        grounder(choice.grounding, choice),
+        recognizer(choice.recognition, choice),
+        qa_model(choice.qa, detection=choice.detection, recognition=choice.recognition, choice=choice),
+    )
 
 
 class SharedToolset:

@@ -21,10 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from pydantic import BaseModel
-
 from aotd.agent.examples import EXAMPLES, Example
 from aotd.agent.sandbox.modules import OFFERED
+from aotd.data.records import Plan
 from aotd.data.schema import QASample
 from aotd.errors import AotdError
 from aotd.llm.base import LLMBackend, Message
@@ -57,16 +56,6 @@ PROMPT_DOCS_HEADER = "Tool documentation:"
 
 class PlanError(AotdError):
     """A reply from which no runnable program can be extracted."""
-
-
-class Plan(BaseModel):
-    """A program for one question, with what produced it."""
-
-    program: str
-    planner: str
-    prompt_hash: str
-    reply: str
-    error: str | None = None
 
 
 class Planner(Protocol):

@@ -89,7 +89,7 @@ def _window(w: dict[str, Any] | None) -> str:
 
 
 def _action(a: dict[str, Any]) -> str:
-    from aotd.tools.embedded.phrases import action_text
+    from aotd.embedded.tools.phrases import action_text
 
     try:
         phrase = action_text(a["verb"], a["obj"])

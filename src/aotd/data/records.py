@@ -1,7 +1,7 @@
 """Every record a step writes, typed, and the one reader of their JSONL files.
 
-A sample (``data.schema.QASample``) becomes a trace (step 2), a CoT record holding that trace
-(step 3), answer and rationale training records (step 4) and evaluation rows. Each file holds
+A sample (``data.schema.QASample``) becomes a plan and a trace (step 2), a CoT record holding
+that trace (step 3), answer and rationale training records (step 4) and evaluation rows. Each file holds
 one JSON record per line. ``read_records`` reads any of them the same way: a torn or malformed
 line, one without a ``sample_id``, or one that is not a record of the kind expected is named as
 ``file:line`` and either raised (``bad`` is None) or skipped into ``bad``, for the caller to
@@ -38,7 +38,30 @@ class BadLine:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
+# --- step 1 ------------------------------------------------------------------------------------
+class AnswerScore(BaseModel):
+    """Step 1's record of one question: whether each planner's program (on oracle perception)
+    and each QA candidate answered it right. A question whose scoring broke has ``failure``
+    and counts as wrong for every candidate."""
+
+    sample_id: str
+    correct: dict[str, bool] = Field(default_factory=dict)
+    failure: str | None = None
+    error: str | None = None
+    provenance: dict[str, str] = Field(default_factory=dict)
+
+
 # --- step 2 ------------------------------------------------------------------------------------
+class Plan(BaseModel):
+    """A program for one question, with what produced it (an LLM's reply, or a rule planner)."""
+
+    program: str
+    planner: str
+    prompt_hash: str
+    reply: str
+    error: str | None = None
+
+
 class TraceRecord(BaseModel):
     """One question run by the agent: the program, what it called and what it answered."""
 
@@ -150,6 +173,35 @@ class TrainRecord(BaseModel):
     answer: str  # the labelled answer text, for evaluation
 
 
+# --- evaluation --------------------------------------------------------------------------------
+class EvalRow(BaseModel):
+    """One question scored (``<results>.rows.jsonl``): what a student replied or the agent's trace
+    answered, whether it is right, the rationale's grounding and what the answer cost."""
+
+    sample_id: str
+    dataset: str
+    split: str
+    question_type: str | None = None
+    question: str
+    choices: list[str] = Field(default_factory=list)
+    answer: str | None = None  # the label
+    prediction: Any = None
+    correct: bool | None = None  # None: unscored (no label)
+    reply: str | None = None  # a student's raw reply
+    parsed_by: str | None = None  # how an option was read from the reply
+    fallback: bool | None = None  # no option could be read: the row's option was drawn at random
+    score: float | None = None  # an LLM judge's 0-5 score (open-ended)
+    judge: str | None = None
+    judge_reply: str | None = None
+    failure: str | None = None  # why the agent's trace failed
+    error: str | None = None
+    rationale: str | None = None
+    grounding: dict[str, Any] | None = None  # eval.grounding's scores of the rationale
+    latency_s: float | None = None  # decode + answer (a student), load + plan + execute (the agent)
+    peak_mb: float | None = None
+    provenance: dict[str, str] = Field(default_factory=dict)
+
+
 # --- reading -----------------------------------------------------------------------------------
 R = TypeVar("R", bound=BaseModel)
 
@@ -184,7 +236,7 @@ def read_jsonl(path: Path, bad: list[BadLine] | None = None) -> Iterator[dict[st
         yield record
 
 
-_NAMES = {TraceRecord: "trace", CotRecord: "CoT", TrainRecord: "training"}
+_NAMES = {AnswerScore: "step-1 score", TraceRecord: "trace", CotRecord: "CoT", TrainRecord: "training", EvalRow: "evaluation"}
 
 
 def read_records(path: Path, kind: type[R] | Callable[[dict[str, Any]], type[R]], bad: list[BadLine] | None = None,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from aotd.data.keyframes import UNSCORED, BoxTuple, situation_boxes
 from aotd.data.sampling import sample_indices, window_to_frames
 from aotd.data.schema import NUM_FRAMES, QASample, Situation
 from aotd.data.star_classes import StarClasses
@@ -28,7 +29,6 @@ from aotd.llm.base import strip_thinking
 from aotd.select.actions import action_frames, ids_window
 from aotd.select.detection import box_iou
 from aotd.tools.types import Window
-from aotd.world.keyframes import UNSCORED, BoxTuple, situation_boxes
 
 WindowKind = Literal["action", "span"]
 

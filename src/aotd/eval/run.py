@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 import aotd
-from aotd.data.records import read_jsonl
+from aotd.data.records import EvalRow, read_records
 from aotd.data.schema import QASample
 from aotd.data.star_classes import StarClasses
 from aotd.errors import AotdError
@@ -112,7 +112,7 @@ class EvalStage:
         row["peak_mb"] = peak_memory_mb()
         row["provenance"] = {"aotd": aotd.__version__, "config": self.fingerprint, "stage": self.name,
                              "model": str(self.model_dir), "student": self._student.name}
-        return json.dumps(row), timings
+        return EvalRow.model_validate(row).model_dump_json(), timings
 
     def _frames(self, sample: QASample) -> tuple[Any, list[int], float]:
         """What the student reads for ``sample``, the source frames and fps. As in training, a
@@ -137,8 +137,9 @@ class EvalStage:
         return (prepare(pixels) if prepare else pixels), source, fps
 
     def failed(self, sample: QASample, reason: str) -> str:
-        return json.dumps(_base_row(sample) | {"correct": None, "error": reason,
-                                                "provenance": {"config": self.fingerprint, "stage": self.name}})
+        return EvalRow.model_validate(_base_row(sample) | {
+            "correct": None, "failure": "crash", "error": reason, "provenance": {"config": self.fingerprint, "stage": self.name}}
+        ).model_dump_json()
 
     def _score(self, sample: QASample, reply: str) -> dict[str, Any]:
         if sample.answer is None:
@@ -198,21 +199,21 @@ def video_meta(world: Path | None) -> dict[str, dict[str, Any]]:
     return load_video_meta(world)
 
 
-def summarize_rows(rows: Iterable[dict[str, Any]], *, expected: int | None = None) -> dict[str, Any]:
+def summarize_rows(rows: Iterable[EvalRow], *, expected: int | None = None) -> dict[str, Any]:
     """Accuracy overall and per type, fallbacks, grounding (Table 7) and cost, over the rows given."""
     rows = list(rows)
     acc = accuracy_summary(rows).to_json()
-    latencies = sorted(r["latency_s"] for r in rows if r.get("latency_s") is not None)
-    out: dict[str, Any] = {"scored": sum(r.get("correct") is not None for r in rows), "rows": len(rows),
+    latencies = sorted(r.latency_s for r in rows if r.latency_s is not None)
+    out: dict[str, Any] = {"scored": sum(r.correct is not None for r in rows), "rows": len(rows),
                            **({"expected": expected, "complete": len(rows) >= expected} if expected is not None else {}),
-                           "accuracy": acc, "errors": sum(bool(r.get("error")) for r in rows)}
-    grounded = [_from_row(r["grounding"]) for r in rows if r.get("grounding")]
+                           "accuracy": acc, "errors": sum(bool(r.error) for r in rows)}
+    grounded = [_from_row(r.grounding) for r in rows if r.grounding]
     if grounded:
         out["grounding"] = grounding_summary(grounded)
     if latencies:  # says how many rows it covers: an agent trace whose timing was lost has none
         out["cost"] = {"latency_s_mean": round(sum(latencies) / len(latencies), 4),
                        "latency_s_p50": latencies[len(latencies) // 2],
-                       "peak_mb": max(r.get("peak_mb") or 0 for r in rows),
+                       "peak_mb": max(r.peak_mb or 0 for r in rows),
                        "samples": len(latencies), "of": len(rows), "partial": len(latencies) < len(rows)}
     return out
 
@@ -225,5 +226,5 @@ def run_eval(samples: list[QASample], stage: EvalStage, out: Path,
     options = options or RunOptions()
     report = run_stage(stage, samples, out, **options.stage_kwargs())
     ids = {s.sample_id for s in samples}
-    rows = [r for r in read_jsonl(out) if r["sample_id"] in ids]
+    rows = [r for r in read_records(out, EvalRow) if r.sample_id in ids]
     return report, summarize_rows(rows, expected=len(ids) if options.shard is None else report.items)

@@ -15,23 +15,21 @@ plain ``aotd select`` loads no hub model); transformers candidates named there r
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
-from aotd.config import Config, save_config
+import aotd.embedded.candidates  # noqa: F401 - registers the embedded world's tools in the table
+from aotd.config import Config, PlannerConfig, save_config
 from aotd.data.loaders import load_dataset
 from aotd.data.loaders.star import class_folder, star_classes
+from aotd.data.records import AnswerScore, read_records
 from aotd.data.schema import Dataset, QASample
-from aotd.data.star_classes import StarClasses
-from aotd.data.video import FrameCache
 from aotd.errors import AotdError
+from aotd.runner import RunOptions, run_stage
+from aotd.select.stage import AnswerStage
 from aotd.tools import registry
-from aotd.tools.api import ToolAPI
-from aotd.tools.oracle import OracleTools
 
 PRIOR_ROW = "prior (text only)"  # the text prior's QA row: shown for reference, never chosen
 
@@ -49,48 +47,23 @@ class Row:
         return f"{100 * self.value:.1f}" + (f" / {self.extra}" if self.extra else "")
 
 
-def _oracle_factory(classes: StarClasses, qa: Any) -> Callable[[QASample, Any], ToolAPI]:
-    def make(sample: QASample, clip: Any) -> ToolAPI:
-        o = OracleTools(sample, classes, clip.sampled.source_indices)
-        return ToolAPI(o, o, o, qa)
-
-    return make
-
-
-def score_answers(samples: list[QASample], planners: dict[str, Any], qas: dict[str, Any], classes: StarClasses,
-                  prior: Any, *, progress: bool) -> dict[str, float]:
-    """Each planner's program accuracy and each QA candidate's accuracy on ``samples``, reading
-    each question's frames once for all of them (a pass per candidate over the questions would
-    decode every question's frames again once they outgrow the frame cache).
-
-    A planner's plan runs on oracle perception and must return the labelled answer. Its QA tool
-    is not the oracle — an oracle QA would answer the whole question and reward a plan that does
-    not decompose it — but ``prior``, the text prior, which knows no more than the text.
-    """
-    from aotd.agent.run import load_clip, run_sample
-
-    factory = _oracle_factory(classes, prior)
-    hits = dict.fromkeys([*planners, *qas], 0)
-    cache = FrameCache()
-    for sample in tqdm(samples, desc="decomposition and qa", disable=not progress, leave=False):
-        clip = load_clip(sample, cache)
-        for name, planner in planners.items():
-            hits[name] += bool(run_sample(sample, planner, factory, isolate=False, cache=cache).correct)
-        for name, qa in qas.items():
-            hits[name] += qa.answer(clip, sample.question, sample.choice_texts) == sample.answer
-    return {name: n / max(1, len(samples)) for name, n in hits.items()}
-
-
 def run_selection(data: Path, config: Config, *, split: str = "train", limit: int | None = None,
-                  planners: dict[str, Any] | None = None, progress: bool = True,
-                  dataset: Dataset | None = None) -> tuple[list[Row], Config]:
+                  planners: dict[str, PlannerConfig] | None = None, dataset: Dataset | None = None,
+                  answers: Path | None = None, run: RunOptions | None = None) -> tuple[list[Row], Config]:
     """Score all candidates; return the table rows and ``config`` with the winners filled in.
-    ``dataset`` is ``data`` already loaded (None: load it; parsing a world's scene graphs takes seconds)."""
+
+    ``planners``: the planners whose programs are scored, by row name. ``dataset`` is ``data``
+    already loaded (None: load it; parsing a world's scene graphs takes seconds). Each question's
+    scores go to ``answers`` (JSONL, resumed; None: a temporary file) through the runner with
+    ``run``'s options; with a shard, only that shard's questions are scored and no table is made
+    (no rows, ``config`` unchanged): merge the shards' ``answers`` files and run again without one.
+    """
+    from aotd.data.keyframes import keyframes_of, scored_classes
     from aotd.select.actions import evaluate_grounding, evaluate_recognition
     from aotd.select.detection import evaluate_detector
     from aotd.select.prior import PriorQA
-    from aotd.world.keyframes import keyframes_of
 
+    run = run or RunOptions()
     tools = config.tools
     registry.check_models(tools)  # a misspelt name fails before any scoring
     names = {sub: registry.step1_candidates(sub, tools) for sub in ("detection", "grounding", "recognition", "qa")}
@@ -113,7 +86,7 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
         tools = tools.model_copy(update={"labels": str(Path(class_folder(data) or data).resolve())})
     keyframes = keyframes_of(ds.by_split(split), classes, videos)  # read once for every detector
     for name in names["detection"]:
-        r = evaluate_detector(registry.detector(name, tools), keyframes)
+        r = evaluate_detector(registry.detector(name, tools), keyframes, scored_classes(classes))
         rows.append(Row("detection", name, "IoU", r["mean_iou"]))
     for name in names["grounding"]:
         g = evaluate_grounding(registry.grounder(name, tools), data, split=split, limit=videos)
@@ -124,12 +97,15 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     best_det = _best(rows, "detection")
     best_rec = _best(rows, "recognition")
     # the QA candidates read the chosen detector and recognizer; the prior is shown for reference
-    blind = PriorQA.fit(train)
-    qas = {name: registry.qa_model(name, detection=best_det, recognition=best_rec, choice=tools)
-           for name in names["qa"]}
-    scores = score_answers(samples, planners or {}, {**qas, PRIOR_ROW: blind}, classes, blind, progress=progress)
+    blind = PriorQA.fit(train, classes)
+    stage = AnswerStage(planners or {}, names["qa"], tools.model_copy(update={"detection": best_det,
+                                                                               "recognition": best_rec}),
+                        classes, blind, extra_qa={PRIOR_ROW: blind}, cache_dir=run.cache)
+    scores = _score_answers(stage, samples, answers, run)
+    if scores is None:
+        return [], config
     rows = [Row("decomposition", name, "Acc", scores[name]) for name in planners or {}] + rows
-    rows += [Row("qa", name, "Acc", scores[name]) for name in qas]
+    rows += [Row("qa", name, "Acc", scores[name]) for name in names["qa"]]
     rows.append(Row("qa", PRIOR_ROW, "Acc", scores[PRIOR_ROW], reference=True))
     update: dict[str, Any] = {"detection": best_det, "grounding": _best(rows, "grounding"), "recognition": best_rec,
               "qa": _best(rows, "qa")}
@@ -142,6 +118,21 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
         kind = best if best in ("rules", "one-hop") else "llm"
         chosen = chosen.model_copy(update={"planner": chosen.planner.model_copy(update={"kind": kind})})
     return rows, chosen
+
+
+def _score_answers(stage: AnswerStage, samples: list[QASample], answers: Path | None,
+                   run: RunOptions) -> dict[str, float] | None:
+    """Each candidate's accuracy over ``samples`` from their ``AnswerScore`` records (a failed
+    record counts as wrong); None for a shard's run, which scores only its part."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = answers or Path(tmp) / "answers.jsonl"
+        run_stage(stage, samples, out, **run.stage_kwargs())
+        if run.shard is not None:
+            return None
+        ids = {s.sample_id for s in samples}
+        records = [r for r in read_records(out, AnswerScore) if r.sample_id in ids]
+    names = [*stage.planner_configs, *stage.qa_names, *stage.extra_qa]
+    return {name: sum(r.correct.get(name, False) for r in records) / max(1, len(samples)) for name in names}
 
 
 def _best(rows: list[Row], subtask: str) -> str:

@@ -1,5 +1,9 @@
 """Step-1 scores of recognition and grounding candidates on a generated world.
 
+The world's ``annotations/videos.json`` holds each video's actions as (action id, start, end);
+the class files beside it name each action's verb and object, and a grounder is asked for the
+phrase the embedded tools read (``embedded.tools.phrases.action_text``, "put down the cup").
+
 Each video is sampled once (32 frames over the whole video, as tools see it) and decoded
 once; every annotated action is then mapped onto sampled ids through the sampled source
 indices. Recognition gets the clip trimmed to the action's ground-truth window (ground
@@ -15,12 +19,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from aotd.data.loaders.star import star_classes
 from aotd.data.video import sample_video
+from aotd.embedded.tools.phrases import action_text
 from aotd.tools.base import ActionRecognizer, TemporalGrounder
 from aotd.tools.clip import Clip
-from aotd.tools.embedded.phrases import action_text
 from aotd.tools.types import Window
-from aotd.world.vocab import world_classes
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ def annotated_clips(world_dir: str | Path, split: str | None = "val",
     """Each video of ``split`` (all videos when None) as a 32-frame clip with its (verb, obj, window)s."""
     world_dir = Path(world_dir)
     meta = json.loads((world_dir / "annotations" / "videos.json").read_text())
-    wc = world_classes()
+    wc = star_classes(world_dir, required="step 1 reads the annotated actions' verbs and objects from them")
     chosen = [vid for vid, info in sorted(meta.items()) if split is None or info["split"] == split]
     for vid in chosen[:limit]:
         clip = Clip(sample_video(world_dir / "videos" / f"{vid}.mp4"), vid)

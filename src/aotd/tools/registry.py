@@ -4,9 +4,8 @@
 config. Two kinds:
 
 * embedded ones read the rendered world's pixels (``color``, ``cnn``, ``motion``, ``clip-cnn``,
-  ``presence``, ``visual``). Trained ones load their shipped weights, so construction is lazy
-  and each model is loaded once per process (grounding and recognition share the ``clip-cnn``
-  instance);
+  ``presence``, ``visual``); the embedded package registers them (``aotd.embedded.candidates``,
+  imported by whatever builds a toolset: the agent, step 1, ``aotd check-config``);
 * transformers ones are the paper's models (``aotd.tools.hf``): ``owl-vit``, ``owlv2`` and
   ``grounding-dino`` detect, ``clip-window`` and ``video-llm`` ground, ``xclip`` and ``video-llm``
   recognise, ``video-llm`` answers. ``tools.models.<name>`` says where each one's weights are
@@ -14,7 +13,8 @@ config. Two kinds:
   Video-LLM serves every role it is named for.
 
 Step 1 scores the names in ``tools.candidates`` (default: the embedded ones); the agent builds
-its ``ToolAPI`` from the names its config chose. A new tool is one ``register`` call.
+its ``ToolAPI`` from the names its config chose. A new tool is one ``register`` call. Listings
+put the embedded candidates first, whatever order the modules registering them were imported in.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any, Literal
 
 from aotd.config import ToolChoice
 from aotd.errors import AotdError
-from aotd.tools.api import ToolAPI
 
 
 @dataclass(frozen=True)
@@ -54,52 +53,6 @@ def register(candidate: Candidate) -> None:
     CANDIDATES[key] = candidate
 
 
-# --- embedded: one instance per process (grounding and recognition share an action model) ----
-@cache
-def _embedded_detector(name: str) -> Any:
-    if name == "color":
-        from aotd.tools.embedded.color_detector import ColorDetector
-
-        return ColorDetector()
-    from aotd.tools.embedded.cnn_detector import CNNDetector
-
-    return CNNDetector.load()
-
-
-@cache
-def action_model(name: str) -> Any:
-    """An embedded recognizer-and-grounder (``motion``, ``clip-cnn``)."""
-    if name == "motion":
-        from aotd.tools.embedded.motion import MotionRecognizer
-
-        return MotionRecognizer()
-    from aotd.tools.embedded.clip_classifier import ClipClassifier
-
-    return ClipClassifier.load()
-
-
-def forget_embedded() -> None:
-    """Drop the embedded models loaded so far, with the per-frame outputs they keep: the next
-    call loads them afresh (a benchmark's runs must not share what an earlier one computed)."""
-    _embedded_detector.cache_clear()
-    action_model.cache_clear()
-
-
-def _embedded_qa(name: str, choice: ToolChoice) -> Any:
-    from aotd.tools.embedded.qa import PresenceQA, VisualQA
-
-    seen = detector(choice.detection, choice)
-    return PresenceQA(seen) if name == "presence" else VisualQA(seen, recognizer(choice.recognition, choice))
-
-
-for _name in ("color", "cnn"):
-    register(Candidate("detection", _name, "embedded", lambda c, n=_name: _embedded_detector(n)))
-for _sub in ("grounding", "recognition"):
-    for _name in ("motion", "clip-cnn"):
-        register(Candidate(_sub, _name, "embedded", lambda c, n=_name: action_model(n)))  # type: ignore[arg-type]
-for _name in ("presence", "visual"):
-    register(Candidate("qa", _name, "embedded", lambda c, n=_name: _embedded_qa(n, c)))
-
 # --- transformers: the paper's models, built per (role, settings), one model per checkpoint -----
 for _sub, _names in (("detection", ("owl-vit", "owlv2", "grounding-dino")), ("grounding", ("clip-window", "video-llm")),
                      ("recognition", ("xclip", "video-llm")), ("qa", ("video-llm",))):
@@ -109,7 +62,8 @@ for _sub, _names in (("detection", ("owl-vit", "owlv2", "grounding-dino")), ("gr
 
 def candidates(subtask: str, kind: str | None = None) -> tuple[str, ...]:
     """Every name ``subtask`` accepts (of one ``kind`` when given), in the table's order."""
-    return tuple(c.name for c in CANDIDATES.values() if c.subtask == subtask and kind in (None, c.kind))
+    ordered = sorted(CANDIDATES.values(), key=lambda c: c.kind != "embedded")  # stable: registration order within
+    return tuple(c.name for c in ordered if c.subtask == subtask and kind in (None, c.kind))
 
 
 def embedded(subtask: str) -> tuple[str, ...]:
@@ -187,17 +141,6 @@ def check_models(choice: ToolChoice) -> None:
     for key in choice.models:
         if key not in known:
             raise AotdError(f"tools.models.{key}: not a transformers candidate; use one of {', '.join(known)}")
-
-
-def build_toolset(choice: ToolChoice) -> ToolAPI:
-    """The pixel-reading toolset a config names (oracles are step 1's business, not the agent's)."""
-    check_choice(choice)
-    return ToolAPI(
-        detector(choice.detection, choice),
-        grounder(choice.grounding, choice),
-        recognizer(choice.recognition, choice),
-        qa_model(choice.qa, detection=choice.detection, recognition=choice.recognition, choice=choice),
-    )
 
 
 def _unknown(subtask: str, name: str) -> AotdError:

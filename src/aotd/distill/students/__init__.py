@@ -20,8 +20,8 @@ def build_student(cfg: DistillConfig) -> Student:
     """A fresh student as ``cfg`` describes: the embedded one from scratch, a transformers one
     from its pretrained weights (full fine-tuning or LoRA, vision tower frozen)."""
     if cfg.student == "embedded":
-        from aotd.distill.students.embedded import EmbeddedStudent, EmbeddedStudentConfig
-        from aotd.distill.students.vision import VisionTower
+        from aotd.embedded.student.model import EmbeddedStudent, EmbeddedStudentConfig
+        from aotd.embedded.student.vision import VisionTower
 
         return EmbeddedStudent(VisionTower.pretrained(), EmbeddedStudentConfig(seed=cfg.train.seed))
     from aotd.models.hf import LoraSettings, load_hf_student
@@ -42,7 +42,7 @@ def load_student(directory: Path) -> Student:
     try:
         kind = json.loads(marker.read_text()).get("kind")
         if kind == "embedded":
-            from aotd.distill.students.embedded import EmbeddedStudent
+            from aotd.embedded.student.model import EmbeddedStudent
 
             return EmbeddedStudent.load(directory)
         from aotd.models.hf import load_hf_student

@@ -1,0 +1,1 @@
+"""The embedded student (``model``), its frozen vision tower (``vision``) and tokenizer."""
