@@ -178,19 +178,6 @@ def test_best_choice_reads_actions_objects_and_text() -> None:
     assert best_choice(choices, "opened door") == "Opened the door."
 
 
-def test_prior_qa_learns_answer_frequencies_per_question_shape(world, world_dir: Path) -> None:
-    from aotd.select.prior import PriorQA, acted_on, question_shape
-
-    ds, _ = world
-    classes = StarClasses.load(world_dir / "annotations" / "classes")
-    prior = PriorQA.fit(ds.samples, classes)
-    assert "person" not in acted_on(classes) and "table" not in acted_on(classes) and "book" in acted_on(classes)
-    assert question_shape("What did the person do with the cup/glass/bottle?",
-                          acted_on(classes)) == "what did the person do with the <obj>?"
-    hits = sum(prior.answer(None, s.question, s.choice_texts) == s.answer for s in ds.samples)
-    assert hits / len(ds) > 0.25  # better than a blind guess among 4 on its own training split
-
-
 def test_a_videos_questions_share_frames_and_tool_outputs_with_the_same_traces(world_dir: Path, tmp_path: Path) -> None:
     """Grouped by video, one decode per video and each frame through the CNNs once: the records
     are byte for byte those of every question run alone with fresh tools."""

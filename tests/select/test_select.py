@@ -65,3 +65,23 @@ def test_sharded_question_scores_merge_into_the_unsharded_table(world_dir: Path,
                              run=RunOptions(progress=False))
     assert merged.read_bytes() == before  # every question was scored already
     assert [(r.subtask, r.model, r.value) for r in again] == [(r.subtask, r.model, r.value) for r in whole]
+
+
+def test_a_question_that_cannot_be_scored_is_recorded_and_the_rest_go_on(world_dir: Path, tmp_path: Path) -> None:
+    from aotd.data.loaders import load_dataset
+    from aotd.data.records import AnswerScore, read_records
+    from aotd.data.star_classes import StarClasses
+    from aotd.runner import run_stage
+    from aotd.select.prior import PriorQA
+    from aotd.select.stage import AnswerStage
+
+    samples = load_dataset("star", world_dir, split="train").samples[:3]
+    broken = samples[1].model_copy(update={"video": samples[1].video.model_copy(update={"path": tmp_path / "gone.mp4"})})
+    classes = StarClasses.load(world_dir / "annotations" / "classes")
+    stage = AnswerStage({"rules": PlannerConfig(kind="rules")}, (), Config().tools, classes,
+                        prior=PriorQA.fit(samples, classes))
+    report = run_stage(stage, [samples[0], broken, samples[2]], tmp_path / "answers.jsonl", progress=False)
+    records = {r.sample_id: r for r in read_records(tmp_path / "answers.jsonl", AnswerScore)}
+    assert report.written == 3 and report.crashed == 1
+    assert records[broken.sample_id].failure == "crash" and "gone.mp4" in (records[broken.sample_id].error or "")
+    assert set(records[samples[0].sample_id].correct) == {"rules"}
