@@ -1,6 +1,6 @@
 """What does the student's image encoder see? Linear probes of the detector's features for each event.
 
-The embedded student's tower (``distill.students.vision``) has two parts: the detector, frame
+The embedded student's tower (``embedded.student.vision``) has two parts: the detector, frame
 by frame, and the clip recognizer over the question's frames. This probes the first: if a
 linear read-out of the detector's features over an event's window cannot tell the event's verb
 or object, the student must get them from the recognizer (it did not, before the recognizer

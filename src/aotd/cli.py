@@ -506,11 +506,13 @@ def evaluate(
     samples = load_dataset(fmt, data, split=split, video_root=video_root).samples[:_limit(limit)]
     if not samples:
         raise AotdError(f"{data}: split {split!r} has no questions")
-    from aotd.config import load_config
+    from aotd.config import LLMConfig, load_config, validated
 
     options = _run_options(shard, workers, executor, retry, cache, no_cache)
     flags = {"backend": judge_backend, "model": judge_model, "base_url": judge_base_url}
-    llm = load_config(config, [*(set_ or ()), *(f"eval.judge.{k}={v}" for k, v in flags.items() if v is not None)]).eval.judge
+    llm = load_config(config, set_ or ()).eval.judge  # the flags, given as they are typed, override the config
+    llm = validated(LLMConfig, {**llm.model_dump(), **{k: v for k, v in flags.items() if v is not None}},
+                    where="--judge-*: ", section="eval.judge.")
     judge = None
     if llm.backend or llm.model:
         from aotd.eval.metrics import LLMScoreJudge

@@ -442,7 +442,7 @@ def _examples(data: dict[str, Any], out: Path, n: int = 3) -> list[dict[str, Any
     examples = []
     for i, r in enumerate(picked):
         sample = samples.get(r.sample_id)
-        examples.append({**r.model_dump(exclude_none=True), "image": _strip(sample, out / f"example_{i}.png") if sample else None})
+        examples.append({**r.model_dump(), "image": _strip(sample, out / f"example_{i}.png") if sample else None})
     return examples
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from aotd.config import Config, PlannerConfig, load_config
+from aotd.errors import AotdError
 from aotd.runner import RunOptions
 from aotd.select import markdown, run_selection, write_outputs
 from aotd.tools import registry
@@ -41,18 +42,22 @@ def test_selection_scores_every_subtask_and_writes_a_config(world_dir: Path, tmp
 
 def test_sharded_question_scores_merge_into_the_unsharded_table(world_dir: Path, tmp_path: Path,
                                                                   light_candidates) -> None:
-    """Step 1 takes the runner's options: two shards' answers, merged, give the table of one run,
-    and a run over a complete answers file scores no question again."""
+    """Step 1 takes the runner's options: two shards' answers, one run from a copy of the dataset
+    elsewhere, merged, give the table of one run, and a run over a complete answers file scores no
+    question again. Two worker processes give the same table."""
+    import shutil
+
     from aotd.data.records import AnswerScore, read_records
     from aotd.runner import Shard, merge_files
 
     planners = {"rules": PlannerConfig(kind="rules")}
     whole, _ = run_selection(world_dir, Config(), limit=8, planners=planners, answers=tmp_path / "whole.jsonl",
                              run=RunOptions(progress=False))
+    elsewhere = shutil.copytree(world_dir, tmp_path / "copy")
     parts = []
-    for index in range(2):
+    for index, data in enumerate((world_dir, elsewhere)):
         part = tmp_path / f"part{index}.jsonl"
-        rows, chosen = run_selection(world_dir, Config(), limit=8, planners=planners, answers=part,
+        rows, chosen = run_selection(data, Config(), limit=8, planners=planners, answers=part,
                                      run=RunOptions(shard=Shard(index, 2), progress=False))
         assert rows == [] and chosen == Config()  # a shard makes no table
         parts.append(part)
@@ -65,6 +70,11 @@ def test_sharded_question_scores_merge_into_the_unsharded_table(world_dir: Path,
                              run=RunOptions(progress=False))
     assert merged.read_bytes() == before  # every question was scored already
     assert [(r.subtask, r.model, r.value) for r in again] == [(r.subtask, r.model, r.value) for r in whole]
+    two, _ = run_selection(world_dir, Config(), limit=8, planners=planners, answers=tmp_path / "two.jsonl",
+                           run=RunOptions(workers=2, progress=False))
+    assert [(r.subtask, r.model, r.value) for r in two] == [(r.subtask, r.model, r.value) for r in whole]
+    with pytest.raises(AotdError, match="a shard's scores must be kept to be merged"):
+        run_selection(world_dir, Config(), limit=8, planners=planners, run=RunOptions(shard=Shard(0, 2)))
 
 
 def test_a_question_that_cannot_be_scored_is_recorded_and_the_rest_go_on(world_dir: Path, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from aotd.cot.record import Conversion
 from aotd.data.records import TraceRecord
+from aotd.data.text import action_phrase
 
 _CONNECTORS = ("First", "Then", "Next", "After that")
 MAX_BOXES = 3  # boxes quoted per detection: first, middle and last frame where the object is seen
@@ -89,13 +90,7 @@ def _window(w: dict[str, Any] | None) -> str:
 
 
 def _action(a: dict[str, Any]) -> str:
-    from aotd.embedded.tools.phrases import action_text
-
-    try:
-        phrase = action_text(a["verb"], a["obj"])
-    except (KeyError, ValueError):
-        phrase = f"{a['verb']} the {a['obj']}"
-    return phrase
+    return action_phrase(str(a["verb"]), str(a["obj"]))
 
 
 def _detect(args: list[Any], out: Any) -> str:

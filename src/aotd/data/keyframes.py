@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aotd.data.loaders import load_dataset
+from aotd.data.loaders.star import star_classes
 from aotd.data.sampling import SampledFrames
 from aotd.data.schema import QASample, Situation
 from aotd.data.star_classes import StarClasses
@@ -52,11 +53,10 @@ def situation_boxes(situation: Situation, classes: StarClasses) -> list[tuple[st
     return [(classes.object_name(oid), (b[0], b[1], b[2], b[3])) for oid, b in pairs]
 
 
-def annotated_keyframes(world_dir: str | Path, split: str | None = None, limit: int | None = None) -> list[KeyFrames]:
-    """``keyframes_of`` a world's ``split`` (all splits if None), read from its files."""
-    world = Path(world_dir)
-    return keyframes_of(load_dataset("star", world, split=split).samples,
-                        StarClasses.load(world / "annotations" / "classes"), limit)
+def annotated_keyframes(data: str | Path, split: str | None = None, limit: int | None = None) -> list[KeyFrames]:
+    """``keyframes_of`` a STAR dataset's ``split`` (all splits if None), read from its files."""
+    return keyframes_of(load_dataset("star", data, split=split).samples,
+                        star_classes(data, required="key frames name their boxes' classes in them"), limit)
 
 
 def keyframes_of(samples: Sequence[QASample], classes: StarClasses, limit: int | None = None) -> list[KeyFrames]:

@@ -1,7 +1,8 @@
 """Every record a step writes, typed, and the one reader of their JSONL files.
 
-A sample (``data.schema.QASample``) becomes a plan and a trace (step 2), a CoT record holding
-that trace (step 3), answer and rationale training records (step 4) and evaluation rows. Each file holds
+A sample (``data.schema.QASample``) gets step 1's scores (``AnswerScore``), becomes a plan and a
+trace (step 2), a CoT record holding that trace (step 3), answer and rationale training records
+(step 4) and evaluation rows (``EvalRow``). Each file holds
 one JSON record per line. ``read_records`` reads any of them the same way: a torn or malformed
 line, one without a ``sample_id``, or one that is not a record of the kind expected is named as
 ``file:line`` and either raised (``bad`` is None) or skipped into ``bad``, for the caller to

@@ -25,6 +25,16 @@ def tokens(text: str) -> set[str]:
     return out
 
 
+_BASE_FORMS = {"put": "put down"}  # verb classes whose base-form phrase is not their name
+
+
+def action_phrase(verb: str, obj: str) -> str:
+    """A base-form phrase for an action class, "put down the cup": how step 1 asks a grounder
+    for an annotated action and the rule converter names one (an object class's first alias:
+    "cup/glass/bottle" -> "cup"). The embedded tools read it back (``parse_action``)."""
+    return f"{_BASE_FORMS.get(verb, verb)} the {obj.split('/')[0]}"
+
+
 _PUNCT = re.compile(r"[^\w\s/]")
 
 

@@ -12,7 +12,7 @@ from aotd.llm.base import CachedBackend, LLMBackend, ReplyCache
 def build_backend(llm: LLMConfig, *, section: str, cache_dir: Path | None = None) -> LLMBackend:
     """The backend an ``LLMConfig`` names; replies cached under ``cache_dir`` when given.
 
-    ``section`` ("planner", "cot", "judge") only makes the error messages point at the right
+    ``section`` ("planner", "cot", "eval.judge") only makes the error messages point at the right
     keys; ``api``, ``timeout_s`` and ``max_retries`` go to the OpenAI-compatible client.
     """
     backend, model, base_url, api = llm.backend, llm.model, llm.base_url, llm.api

@@ -1,4 +1,4 @@
-"""The runner every dataset-scale stage (agent, cot) goes through: resumable, sharded, parallel.
+"""The runner every dataset-scale stage (select, agent, cot, eval) goes through: resumable, sharded, parallel.
 
 A stage turns items into JSONL records keyed by sample id. The runner skips ids already in the
 output, appends each record as one line as soon as it exists, and spreads the work over local

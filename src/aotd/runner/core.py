@@ -59,7 +59,7 @@ class Shard:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How a dataset-scale step runs, the same for every step (agent, cot, eval): which part of
+    """How a dataset-scale step runs, the same for every step (select, agent, cot, eval): which part of
     the items (``shard``), how many processes or actors (``workers``) and where (``executor``),
     the cache of tool outputs and LLM replies (``cache``; None: none), which failure classes to
     redo (``retry``), and whether to draw a progress bar."""

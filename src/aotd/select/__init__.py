@@ -28,7 +28,7 @@ from aotd.data.records import AnswerScore, read_records
 from aotd.data.schema import Dataset, QASample
 from aotd.errors import AotdError
 from aotd.runner import RunOptions, run_stage
-from aotd.select.stage import AnswerStage
+from aotd.select.stage import AnswerStage, questions_digest
 from aotd.tools import registry
 
 PRIOR_ROW = "prior (text only)"  # the text prior's QA row: shown for reference, never chosen
@@ -64,6 +64,8 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     from aotd.select.prior import PriorQA
 
     run = run or RunOptions()
+    if run.shard is not None and answers is None:
+        raise AotdError(f"--shard {run.shard}: a shard's scores must be kept to be merged; pass the answers file")
     tools = config.tools
     registry.check_models(tools)  # a misspelt name fails before any scoring
     names = {sub: registry.step1_candidates(sub, tools) for sub in ("detection", "grounding", "recognition", "qa")}
@@ -100,7 +102,8 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     blind = PriorQA.fit(train, classes)
     stage = AnswerStage(planners or {}, names["qa"], tools.model_copy(update={"detection": best_det,
                                                                                "recognition": best_rec}),
-                        classes, blind, extra_qa={PRIOR_ROW: blind}, cache_dir=run.cache)
+                        classes, blind, extra_qa={PRIOR_ROW: blind}, cache_dir=run.cache,
+                        dataset=questions_digest(samples))
     scores = _score_answers(stage, samples, answers, run)
     if scores is None:
         return [], config

@@ -1,8 +1,8 @@
 """Step-1 scores of recognition and grounding candidates on a generated world.
 
 The world's ``annotations/videos.json`` holds each video's actions as (action id, start, end);
-the class files beside it name each action's verb and object, and a grounder is asked for the
-phrase the embedded tools read (``embedded.tools.phrases.action_text``, "put down the cup").
+the class files beside it name each action's verb and object, and a grounder is asked for its
+base-form phrase (``data.text.action_phrase``, "put down the cup").
 
 Each video is sampled once (32 frames over the whole video, as tools see it) and decoded
 once; every annotated action is then mapped onto sampled ids through the sampled source
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aotd.data.loaders.star import star_classes
+from aotd.data.text import action_phrase
 from aotd.data.video import sample_video
-from aotd.embedded.tools.phrases import action_text
 from aotd.tools.base import ActionRecognizer, TemporalGrounder
 from aotd.tools.clip import Clip
 from aotd.tools.types import Window
@@ -100,7 +100,7 @@ def evaluate_grounding(grounder: TemporalGrounder, world_dir: str | Path, split:
     for clip, actions in annotated_clips(world_dir, split, limit):
         for verb, obj, w in actions:
             t0 = time.perf_counter()
-            found = grounder.ground(clip, action_text(verb, obj))
+            found = grounder.ground(clip, action_phrase(verb, obj))
             elapsed += time.perf_counter() - t0
             ious.append(0.0 if found is None else found.iou(w))
     n = len(ious)

@@ -15,6 +15,7 @@ from typing import Any
 
 import aotd
 from aotd.config import PlannerConfig, ToolChoice
+from aotd.data.loaders.star import class_folder
 from aotd.data.records import AnswerScore
 from aotd.data.schema import QASample
 from aotd.data.star_classes import StarClasses
@@ -35,12 +36,16 @@ class AnswerStage:
 
     def __init__(self, planners: dict[str, PlannerConfig], qa: tuple[str, ...], tools: ToolChoice,
                  classes: StarClasses, prior: Any, *, extra_qa: dict[str, Any] | None = None,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, dataset: str = "") -> None:
         self.planner_configs, self.qa_names, self.tools, self.classes, self.prior = planners, qa, tools, classes, prior
         self.extra_qa = extra_qa or {}  # ready QA models that need no building (the prior)
         self.cache_dir = cache_dir
+        # what the verdicts depend on, wherever the run happens: shards run from other folders or
+        # machines must agree, so the label list counts by its contents, not its path; ``dataset``
+        # (the questions and labels scored) keeps a regenerated dataset from reusing old verdicts
+        choice = tools.model_dump() | {"labels": _contents_digest(tools.labels)}
         described = {"planners": {k: v.model_dump() for k, v in planners.items()}, "qa": list(qa),
-                     "extra_qa": sorted(self.extra_qa), "tools": tools.model_dump()}
+                     "extra_qa": sorted(self.extra_qa), "tools": choice, "dataset": dataset}
         self.fingerprint = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:12]
         self._planners: dict[str, Any] | None = None
         self._qas: dict[str, Any] = {}
@@ -88,3 +93,27 @@ class AnswerStage:
     def _record(self, sample: QASample, **fields: Any) -> AnswerScore:
         return AnswerScore(sample_id=sample.sample_id, **fields,
                            provenance={"aotd": aotd.__version__, "config": self.fingerprint, "stage": self.name})
+
+
+def questions_digest(samples: list[QASample]) -> str:
+    """A digest of the questions and labels step 1 scores, for ``AnswerStage``'s fingerprint."""
+    h = hashlib.sha256()
+    for s in sorted(samples, key=lambda s: s.sample_id):
+        h.update(json.dumps([s.sample_id, s.question, s.choice_texts, s.answer]).encode())
+    return h.hexdigest()[:12]
+
+
+def _contents_digest(path: str | None) -> str | None:
+    """A label list's contents: a text file's, or the class files' of a folder (or of the class
+    folder it holds); the value itself when it names nothing here."""
+    if path is None or not Path(path).exists():
+        return path
+    if Path(path).is_dir():
+        folder = class_folder(path) or Path(path)
+        files = sorted(folder.glob("*.txt"))
+    else:
+        files = [Path(path)]
+    h = hashlib.sha256()
+    for file in files:
+        h.update(file.name.encode() + b"\0" + file.read_bytes())
+    return h.hexdigest()[:12]

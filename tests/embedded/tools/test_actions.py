@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from aotd.data.sampling import SampledFrames, sample_indices
+from aotd.data.text import action_phrase
 from aotd.embedded.tools.clip_classifier import ClipClassifier, train_clip_classifier
 from aotd.embedded.tools.motion import MotionRecognizer
-from aotd.embedded.tools.phrases import action_text, parse_action, world_actions
+from aotd.embedded.tools.phrases import parse_action, world_actions
 from aotd.embedded.world.generate import WorldConfig, generate_world
 from aotd.embedded.world.render import Noise, Renderer
 from aotd.embedded.world.simulate import FPS, ActionEvent, simulate
-from aotd.embedded.world.vocab import world_classes
+from aotd.embedded.world.vocab import VERBS, world_classes
 from aotd.select.actions import evaluate_grounding, evaluate_recognition
 from aotd.tools.clip import Clip
 from aotd.tools.types import Window
@@ -41,9 +42,11 @@ def test_parse_action_rejects_what_is_not_a_world_action(text: str) -> None:
     assert parse_action(text) is None
 
 
-def test_action_text_round_trips_every_world_action() -> None:
+def test_action_phrase_round_trips_every_world_action() -> None:
+    """The core's phrasing (data.text) and the world's grammar agree on every action."""
     assert len(world_actions()) == len(world_classes().actions) == 82
-    assert all(parse_action(action_text(v, o)) == (v, o) for v, o in world_actions())
+    assert all(parse_action(action_phrase(v, o)) == (v, o) for v, o in world_actions())
+    assert all(action_phrase(v, o).startswith(f"{VERBS[v].base} the ") for v, o in world_actions())
 
 
 @cache
@@ -72,7 +75,7 @@ def test_motion_recognizes_and_grounds_clear_actions(seed: int, verb: str, obj: 
     top = motion.recognize(clip.trim(gt.start, gt.end))[0]
     assert (top.verb, top.obj) == (verb, obj)
     assert top.window is not None and gt.start <= top.window.start <= top.window.end <= gt.end
-    found = motion.ground(clip, action_text(verb, obj))
+    found = motion.ground(clip, action_phrase(verb, obj))
     assert found is not None and found.iou(gt) > 0
 
 

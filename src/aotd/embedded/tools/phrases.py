@@ -58,7 +58,3 @@ def parse_action(text: str) -> tuple[str, str] | None:
                 return verb, obj
     return None
 
-
-def action_text(verb: str, obj: str) -> str:
-    """A base-form phrase for an action, "put down the cup", that ``parse_action`` reads back."""
-    return f"{VERBS[verb].base} the {obj.split('/')[0]}"
