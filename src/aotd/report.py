@@ -33,6 +33,9 @@ def _load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+_STUDENT = r"([\w-]+?)-seed(\d+)"  # a student's run name: <variant>-seed<k>
+
+
 def collect(run: Path) -> dict[str, Any]:
     """Everything the report shows, from a demo folder."""
     results = run / "results"
@@ -40,7 +43,7 @@ def collect(run: Path) -> dict[str, Any]:
         raise AotdError(f"{run}: no results/ folder; run `aotd demo --out {run}` first (it resumes where it stopped)")
     students: dict[str, dict[int, dict[str, Any]]] = {}
     for path in sorted(results.glob("*-seed*.json")):
-        m = re.fullmatch(r"([\w-]+?)-seed(\d+)(\.rationale)?\.json", path.name)
+        m = re.fullmatch(_STUDENT + r"(\.rationale)?\.json", path.name)
         if not m:
             continue
         entry = students.setdefault(m[1], {}).setdefault(int(m[2]), {})
@@ -407,7 +410,7 @@ def _first_seeds(histories: dict[str, list[dict[str, Any]]]) -> list[tuple[str, 
     to the val-curve table (33 students' curves in one plot are a blur)."""
     first: dict[str, tuple[int, str]] = {}
     for name in histories:
-        m = re.fullmatch(r"(.+)-seed(\d+)", name)
+        m = re.fullmatch(_STUDENT, name)
         variant, seed = (m.group(1), int(m.group(2))) if m else (name, 0)
         sweep = _DATA.fullmatch(variant) or _LAMBDA.fullmatch(variant)
         if not sweep and (variant not in first or seed < first[variant][0]):

@@ -94,4 +94,4 @@ def test_a_question_that_cannot_be_scored_is_recorded_and_the_rest_go_on(world_d
     records = {r.sample_id: r for r in read_records(tmp_path / "answers.jsonl", AnswerScore)}
     assert report.written == 3 and report.crashed == 1
     assert records[broken.sample_id].failure == "crash" and "gone.mp4" in (records[broken.sample_id].error or "")
-    assert set(records[samples[0].sample_id].correct) == {"rules"}
+    assert set(records[samples[0].sample_id].correct) == set(stage.scored) == {"rules", "prior (text only)"}

@@ -28,10 +28,8 @@ from aotd.data.records import AnswerScore, read_records
 from aotd.data.schema import Dataset, QASample
 from aotd.errors import AotdError
 from aotd.runner import RunOptions, run_stage
-from aotd.select.stage import AnswerStage, questions_digest
+from aotd.select.stage import PRIOR_ROW, AnswerStage, questions_digest
 from aotd.tools import registry
-
-PRIOR_ROW = "prior (text only)"  # the text prior's QA row: shown for reference, never chosen
 
 
 @dataclass
@@ -102,7 +100,7 @@ def run_selection(data: Path, config: Config, *, split: str = "train", limit: in
     blind = PriorQA.fit(train, classes)
     stage = AnswerStage(planners or {}, names["qa"], tools.model_copy(update={"detection": best_det,
                                                                                "recognition": best_rec}),
-                        classes, blind, extra_qa={PRIOR_ROW: blind}, cache_dir=run.cache,
+                        classes, blind, cache_dir=run.cache,
                         dataset=questions_digest(samples))
     scores = _score_answers(stage, samples, answers, run)
     if scores is None:
@@ -127,15 +125,15 @@ def _score_answers(stage: AnswerStage, samples: list[QASample], answers: Path | 
                    run: RunOptions) -> dict[str, float] | None:
     """Each candidate's accuracy over ``samples`` from their ``AnswerScore`` records (a failed
     record counts as wrong); None for a shard's run, which scores only its part."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = answers or Path(tmp) / "answers.jsonl"
-        run_stage(stage, samples, out, **run.stage_kwargs())
-        if run.shard is not None:
-            return None
-        ids = {s.sample_id for s in samples}
-        records = [r for r in read_records(out, AnswerScore) if r.sample_id in ids]
-    names = [*stage.planner_configs, *stage.qa_names, *stage.extra_qa]
-    return {name: sum(r.correct.get(name, False) for r in records) / max(1, len(samples)) for name in names}
+    if answers is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            return _score_answers(stage, samples, Path(tmp) / "answers.jsonl", run)
+    run_stage(stage, samples, answers, **run.stage_kwargs())
+    if run.shard is not None:
+        return None
+    ids = {s.sample_id for s in samples}
+    records = [r for r in read_records(answers, AnswerScore) if r.sample_id in ids]
+    return {name: sum(r.correct.get(name, False) for r in records) / max(1, len(samples)) for name in stage.scored}
 
 
 def _best(rows: list[Row], subtask: str) -> str:

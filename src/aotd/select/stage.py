@@ -23,6 +23,8 @@ from aotd.data.video import FrameCache
 from aotd.tools.api import ToolAPI
 from aotd.tools.oracle import OracleTools
 
+PRIOR_ROW = "prior (text only)"  # the text prior's QA row: shown for reference, never chosen
+
 
 class AnswerStage:
     """Runs every planner (on oracle perception) and every QA candidate on one question.
@@ -30,22 +32,21 @@ class AnswerStage:
     Built from configs so it can travel to workers: planners and tools are made in ``setup``.
     A planner's QA tool is not the oracle (an oracle QA would answer the whole question and reward
     a plan that does not decompose it) but ``prior``, the text prior, which knows no more than the text.
+    The prior is also scored as a QA row of its own (``PRIOR_ROW``), for reference.
     """
 
     name = "select"
 
     def __init__(self, planners: dict[str, PlannerConfig], qa: tuple[str, ...], tools: ToolChoice,
-                 classes: StarClasses, prior: Any, *, extra_qa: dict[str, Any] | None = None,
-                 cache_dir: Path | None = None, dataset: str = "") -> None:
+                 classes: StarClasses, prior: Any, *, cache_dir: Path | None = None, dataset: str = "") -> None:
         self.planner_configs, self.qa_names, self.tools, self.classes, self.prior = planners, qa, tools, classes, prior
-        self.extra_qa = extra_qa or {}  # ready QA models that need no building (the prior)
         self.cache_dir = cache_dir
         # what the verdicts depend on, wherever the run happens: shards run from other folders or
         # machines must agree, so the label list counts by its contents, not its path; ``dataset``
         # (the questions and labels scored) keeps a regenerated dataset from reusing old verdicts
         choice = tools.model_dump() | {"labels": _contents_digest(tools.labels)}
         described = {"planners": {k: v.model_dump() for k, v in planners.items()}, "qa": list(qa),
-                     "extra_qa": sorted(self.extra_qa), "tools": choice, "dataset": dataset}
+                     "tools": choice, "dataset": dataset}
         self.fingerprint = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:12]
         self._planners: dict[str, Any] | None = None
         self._qas: dict[str, Any] = {}
@@ -53,6 +54,11 @@ class AnswerStage:
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_planners": None, "_qas": {}, "_frames": None}
+
+    @property
+    def scored(self) -> list[str]:
+        """The rows its records hold a verdict for: each planner, each QA candidate, the prior."""
+        return [*self.planner_configs, *self.qa_names, PRIOR_ROW]
 
     def key(self, sample: QASample) -> str:
         return sample.sample_id
@@ -69,7 +75,7 @@ class AnswerStage:
         self._planners = {name: build_planner(cfg, llm_cache) for name, cfg in self.planner_configs.items()}
         self._qas = {name: registry.qa_model(name, detection=self.tools.detection, recognition=self.tools.recognition,
                                              choice=self.tools) for name in self.qa_names}
-        self._qas.update(self.extra_qa)
+        self._qas[PRIOR_ROW] = self.prior
         self._frames = FrameCache()
 
     def _oracle(self, sample: QASample, clip: Any) -> ToolAPI:
